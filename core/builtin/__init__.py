@@ -1,0 +1,1 @@
+"""patron's own vocabulary, registered through the same entry points as any plugin."""

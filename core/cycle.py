@@ -1,0 +1,325 @@
+"""One cycle: every due rule evaluated against every customer, as of one instant.
+
+1. features   all feature sets into the connection's TEMP ``patron_features`` table
+2. evaluate   per rule, its compiled ``when`` selects matching customer ids into TEMP
+              ``patron_matches`` (no customer passes through Python)
+3. ledger     per action, ``INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING``;
+              a ``once_per`` duration also excludes customers fired within the window
+
+Everything happens in one transaction on one connection: the cycle's ledger rows
+appear together or not at all. A dry run does the same work and rolls back.
+On PostgreSQL a transaction-scoped advisory lock makes sure only one process runs a
+cycle at a time; another one finds the lock taken and skips.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Integer,
+    String,
+    Table,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.config import Settings
+from core.expr import to_sql
+from core.features import materialize
+from core.registry import Registry
+from core.rules import RuleDef, RuleSet
+from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
+from core.store.tables import table_of
+from core.temp_tables import recreate, temp_table
+from core.vocabulary import ActionKind, EffectContext, FeatureContext, StageContext
+
+CYCLE_LOCK_ID = 7263002
+ledger = table_of(LedgerEntry)
+rule_runs = table_of(RuleRun)
+cycles = table_of(CycleRun)
+
+
+@dataclass
+class RuleOutcome:
+    """What one rule did in one cycle."""
+
+    rule_id: str
+    due: bool
+    matched: int = 0
+    new: int = 0
+    already: int = 0
+    sample: list[int] = field(default_factory=list)  # customer ids of new firings (dry runs)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"due": self.due, "matched": self.matched, "new": self.new, "already": self.already}
+
+
+@dataclass
+class CycleSummary:
+    """The result of one cycle, printed by the CLI and stored on the cycle row."""
+
+    as_of: int
+    dry_run: bool
+    customers: int = 0
+    outcomes: list[RuleOutcome] = field(default_factory=list)
+    cycle_id: int | None = None
+    seconds: float = 0.0
+    feature_seconds: float = 0.0
+    stages: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: str | None = None  # set when another process holds the cycle lock
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+
+def matches_table() -> Table:
+    return temp_table("patron_matches", Column("customer_id", Integer, primary_key=True))
+
+
+def _insert(conn: Connection) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(ledger)
+
+
+def _take_lock(conn: Connection) -> bool:
+    if conn.dialect.name != "postgresql":
+        return True  # SQLite: the write transaction itself serializes cycles
+    # Keyed by schema too: one store is one schema, so stores sharing a database (tests,
+    # tenants) do not skip each other's cycles.
+    return bool(
+        conn.exec_driver_sql(
+            f"SELECT pg_try_advisory_xact_lock({CYCLE_LOCK_ID}, hashtext(current_schema()))"
+        ).scalar()
+    )
+
+
+def _last_runs(conn: Connection) -> dict[str, int]:
+    return {r: t for r, t in conn.execute(select(rule_runs.c.rule_id, rule_runs.c.last_as_of))}
+
+
+def due_rules(
+    rules: Sequence[RuleDef], last_runs: dict[str, int], as_of: int, *, force: bool
+) -> list[tuple[RuleDef, bool]]:
+    """Enabled rules in priority order, each with whether its schedule is due at ``as_of``."""
+    ordered = sorted((r for r in rules if r.enabled), key=lambda r: (r.priority, r.id))
+    return [(r, force or r.schedule.is_due(last_runs.get(r.id), as_of)) for r in ordered]
+
+
+def _evaluate_rule(
+    conn: Connection,
+    rule: RuleDef,
+    features: Table,
+    settings: Settings,
+    as_of: int,
+    cycle_id: int | None,
+    dry_run: bool,
+    sample_size: int,
+) -> RuleOutcome:
+    outcome = RuleOutcome(rule.id, due=True)
+    matches = matches_table()
+    recreate(conn, matches)
+    predicate = to_sql(rule.condition, {c.name: c for c in features.columns})
+    conn.execute(
+        insert(matches).from_select(
+            ["customer_id"], select(features.c.customer_id).where(predicate)
+        )
+    )
+    outcome.matched = conn.execute(select(func.count()).select_from(matches)).scalar_one()
+    if not outcome.matched:
+        return outcome
+
+    period = rule.once_per.period_key(as_of, settings.zone)
+    if rule.once_per.lookback_seconds is not None:
+        # Customers fired within the window are dropped before any action is written:
+        # checking per action would see this cycle's own action-0 rows.
+        earlier = ledger.alias("earlier")
+        conn.execute(
+            matches.delete().where(
+                exists().where(
+                    earlier.c.rule_id == rule.id,
+                    earlier.c.customer_id == matches.c.customer_id,
+                    earlier.c.action_index == 0,
+                    earlier.c.created_at > as_of - rule.once_per.lookback_seconds,
+                    earlier.c.created_at <= as_of,
+                )
+            )
+        )
+    fresh = [true()]  # SQLite needs a WHERE on INSERT ... SELECT ... ON CONFLICT
+
+    def key(index: int) -> Any:
+        return (
+            literal(f"{rule.id}/{period}/")
+            + cast(matches.c.customer_id, String)
+            + literal(f"/{index}")
+        )
+
+    if dry_run:
+        candidates = select(matches.c.customer_id).where(
+            *fresh, ~exists().where(ledger.c.idempotency_key == key(0))
+        )
+        ids = [row[0] for row in conn.execute(candidates.order_by(matches.c.customer_id))]
+        outcome.new = len(ids)
+        outcome.sample = ids[:sample_size]
+    else:
+        for action in rule.actions:
+            status = (
+                LedgerStatus.PENDING
+                if action.type.kind is ActionKind.MESSAGE
+                else LedgerStatus.DONE
+            )
+            rows = select(
+                key(action.index).label("idempotency_key"),
+                literal(cycle_id).label("cycle_id"),
+                literal(rule.id).label("rule_id"),
+                matches.c.customer_id,
+                literal(period).label("period"),
+                literal(action.index).label("action_index"),
+                literal(action.type.name).label("action"),
+                literal(rule.category).label("category"),
+                literal(rule.priority).label("priority"),
+                literal(str(status)).label("status"),
+                literal(0).label("attempts"),
+                literal(as_of).label("created_at"),
+                literal(as_of).label("updated_at"),
+                literal(action.params.model_dump(mode="json"), type_=JSON).label("args"),
+            ).where(*fresh)
+            names = [c.name for c in rows.selected_columns]
+            statement = (
+                _insert(conn)
+                .from_select(names, rows)
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            )
+            inserted = conn.execute(
+                statement, execution_options={"preserve_rowcount": True}
+            ).rowcount
+            if action.index == 0:
+                outcome.new = inserted
+            if action.type.apply is not None and inserted:
+                firings = select(ledger.c.id.label("ledger_id"), ledger.c.customer_id).where(
+                    ledger.c.cycle_id == cycle_id,
+                    ledger.c.rule_id == rule.id,
+                    ledger.c.action_index == action.index,
+                )
+                action.type.apply(
+                    EffectContext(
+                        conn=conn,
+                        rule_id=rule.id,
+                        action_index=action.index,
+                        params=action.params,
+                        firings=firings,
+                        features=features,
+                        as_of=as_of,
+                        cycle_id=cycle_id,
+                        settings=settings,
+                    )
+                )
+    outcome.already = outcome.matched - outcome.new
+    return outcome
+
+
+def run_cycle(
+    store: Store,
+    registry: Registry,
+    settings: Settings,
+    rules: RuleSet,
+    as_of: int,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    only: Sequence[str] = (),
+    pm: pluggy.PluginManager | None = None,
+    sample_size: int = 20,
+    clock: Any = time.time,
+) -> CycleSummary:
+    """Evaluate the due rules (all enabled ones with ``force``) as of ``as_of``.
+
+    ``only`` restricts the cycle to the named rules. ``clock`` stamps the cycle row's
+    start and finish (operational bookkeeping, never used in rule logic).
+    """
+    started = time.perf_counter()
+    summary = CycleSummary(as_of=as_of, dry_run=dry_run)
+    selected = [r for r in rules.rules if not only or r.id in only]
+    with store.engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            if not _take_lock(conn):
+                summary.skipped = "another process is running a cycle"
+                transaction.rollback()
+                return summary
+            plan = due_rules(selected, _last_runs(conn), as_of, force=force)
+            if pm is not None:
+                pm.hook.patron_cycle_started(as_of=as_of, rule_ids=[r.id for r, due in plan if due])
+            if not dry_run:
+                summary.cycle_id = conn.execute(
+                    insert(cycles).values(
+                        as_of=as_of, started_at=int(clock()), customers=0, summary={}
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            ctx = FeatureContext(as_of=as_of, settings=settings, store=store)
+            features = materialize(conn, registry, ctx)
+            summary.customers = conn.execute(
+                select(func.count()).select_from(features)
+            ).scalar_one()
+            summary.feature_seconds = time.perf_counter() - started
+            stage_ctx = StageContext(conn, ctx, features, rules, summary.cycle_id, dry_run)
+            for stage in registry.cycle_stages.items.values():  # registration order
+                summary.stages[stage.name] = stage.run(stage_ctx)
+            for rule, due in plan:
+                if not due:
+                    summary.outcomes.append(RuleOutcome(rule.id, due=False))
+                    continue
+                rule_started = time.perf_counter()
+                outcome = _evaluate_rule(
+                    conn, rule, features, settings, as_of, summary.cycle_id, dry_run, sample_size
+                )
+                outcome.seconds = time.perf_counter() - rule_started
+                summary.outcomes.append(outcome)
+                if not dry_run:
+                    _record_rule_run(conn, rule.id, as_of)
+            summary.seconds = time.perf_counter() - started
+            if dry_run:
+                transaction.rollback()
+            else:
+                conn.execute(
+                    cycles.update()
+                    .where(cycles.c.id == summary.cycle_id)
+                    .values(
+                        finished_at=int(clock()),
+                        customers=summary.customers,
+                        summary={o.rule_id: o.as_dict() for o in summary.outcomes},
+                    )
+                )
+                transaction.commit()
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
+    if pm is not None and not dry_run:
+        pm.hook.patron_cycle_finished(
+            as_of=as_of, summary={o.rule_id: o.as_dict() for o in summary.outcomes}
+        )
+    return summary
+
+
+def _record_rule_run(conn: Connection, rule_id: str, as_of: int) -> None:
+    upsert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(rule_runs)
+    conn.execute(
+        upsert.values(rule_id=rule_id, last_as_of=as_of).on_conflict_do_update(
+            index_elements=["rule_id"], set_={"last_as_of": as_of}
+        )
+    )

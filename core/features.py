@@ -1,0 +1,216 @@
+"""The per-customer feature table of one cycle.
+
+Every feature set's SELECT is LEFT JOINed onto ``customers`` and the result is
+written once into a TEMP table, ``patron_features``; each rule's condition then
+runs as a WHERE clause over that table. Feature defaults (0 purchases, not NULL)
+are applied here, so every evaluator sees the same values.
+
+Sets that read other sets' features (``needs``) run in later stages: their SELECT
+may read the table filled so far (``ctx.features``), and their columns are filled
+with one ``UPDATE ... FROM`` per set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    Integer,
+    Select,
+    String,
+    Table,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from core.errors import PluginError
+from core.registry import Registry
+from core.store.tables import Customer, table_of
+from core.temp_tables import TEMP_METADATA, recreate
+from core.vocabulary import Feature, FeatureContext, FeatureSet, FeatureType
+
+FEATURES_TABLE = "patron_features"
+FEW_FEATURES_TABLE = "patron_features_few"
+
+_SQL_TYPES: dict[FeatureType, Any] = {
+    FeatureType.NUMBER: Float,
+    FeatureType.STRING: String,
+    FeatureType.BOOLEAN: Boolean,
+}
+
+
+def normalize(kind: FeatureType, value: Any) -> Any:
+    """One Python type per feature type, whatever the driver returned.
+
+    Numbers become ``int`` when integral (so templates print ``5``, not ``5.0``) and
+    ``float`` otherwise; booleans stored as 0/1 become ``bool``.
+    """
+    if value is None:
+        return None
+    if kind is FeatureType.BOOLEAN:
+        return bool(value)
+    if kind is FeatureType.NUMBER:
+        number = float(value)
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    return str(value)
+
+
+def features_table(registry: Registry, name: str = FEATURES_TABLE) -> Table:
+    """The TEMP table definition for the registry's features (rebuilt if features changed)."""
+    names = registry.features.names()
+    existing = TEMP_METADATA.tables.get(name)
+    if existing is not None and [c.name for c in existing.columns][1:] == names:
+        return existing
+    if existing is not None:
+        TEMP_METADATA.remove(existing)
+    columns = [Column("customer_id", Integer, primary_key=True)]
+    for feature_name in names:
+        columns.append(Column(feature_name, _SQL_TYPES[registry.features[feature_name].type]))
+    return Table(name, TEMP_METADATA, *columns, prefixes=["TEMPORARY"])
+
+
+def stages(registry: Registry) -> list[list[str]]:
+    """Feature-set names grouped in the order they can be computed (``needs`` first)."""
+    depends: dict[str, set[str]] = {}
+    for set_name in registry.feature_sets.names():
+        needs = getattr(registry.feature_sets[set_name], "needs", ()) or ()
+        owners = set()
+        for feature in needs:
+            if feature not in registry.feature_set_of:
+                raise PluginError(f"feature set '{set_name}' needs unknown feature '{feature}'")
+            owners.add(registry.feature_set_of[feature])
+        depends[set_name] = owners - {set_name}
+    ordered: list[list[str]] = []
+    done: set[str] = set()
+    while len(done) < len(depends):
+        ready = sorted(n for n, deps in depends.items() if n not in done and deps <= done)
+        if not ready:
+            cycle = sorted(n for n in depends if n not in done)
+            raise PluginError(f"feature sets need each other in a cycle: {', '.join(cycle)}")
+        ordered.append(ready)
+        done.update(ready)
+    return ordered
+
+
+def _with_default(column: ColumnElement[Any], feature: Feature) -> ColumnElement[Any]:
+    if feature.default is None:
+        return column
+    return func.coalesce(column, literal(feature.default))
+
+
+def _set_select(fset: FeatureSet, ctx: FeatureContext, customer_ids: Collection[int] | None) -> Any:
+    """The set's SELECT as a subquery, restricted to ``customer_ids`` when given.
+
+    A set that ranks the whole base (``population = True``) is filtered after its
+    window functions ran; any other set is filtered inside, where indexes help.
+    """
+    query = fset.select(ctx)
+    if customer_ids is None:
+        return query.subquery(f"fs_{fset.name}")
+    if getattr(fset, "population", False):
+        sub = query.subquery(f"all_{fset.name}")
+        return (
+            select(sub).where(sub.c.customer_id.in_(list(customer_ids))).subquery(f"fs_{fset.name}")
+        )
+    return query.where(query.selected_columns.customer_id.in_(list(customer_ids))).subquery(
+        f"fs_{fset.name}"
+    )
+
+
+def _first_stage_select(
+    conn: Connection,
+    registry: Registry,
+    ctx: FeatureContext,
+    set_names: list[str],
+    customer_ids: Collection[int] | None,
+) -> Select[Any]:
+    customers = table_of(Customer)
+    joined: Any = customers
+    columns: list[ColumnElement[Any]] = [customers.c.id.label("customer_id")]
+    for set_name in set_names:
+        fset = registry.feature_sets[set_name]
+        fset.prepare(conn, ctx)
+        alias = _set_select(fset, ctx, customer_ids)
+        joined = joined.outerjoin(alias, alias.c.customer_id == customers.c.id)
+        for feature in fset.features:
+            columns.append(_with_default(alias.c[feature.name], feature).label(feature.name))
+    query = select(*columns).select_from(joined)
+    if customer_ids is not None:
+        query = query.where(customers.c.id.in_(list(customer_ids)))
+    return query
+
+
+def _fill_later_stage(
+    conn: Connection,
+    table: Table,
+    fset: FeatureSet,
+    ctx: FeatureContext,
+    customer_ids: Collection[int] | None,
+) -> None:
+    staged = dataclasses.replace(ctx, features=table)
+    fset.prepare(conn, staged)
+    sub = _set_select(fset, staged, customer_ids)
+    values = {f.name: _with_default(sub.c[f.name], f) for f in fset.features}
+    conn.execute(update(table).values(values).where(table.c.customer_id == sub.c.customer_id))
+    for feature in fset.features:
+        if feature.default is not None:
+            conn.execute(
+                update(table)
+                .where(table.c[feature.name].is_(None))
+                .values({feature.name: feature.default})
+            )
+
+
+def materialize(
+    conn: Connection,
+    registry: Registry,
+    ctx: FeatureContext,
+    customer_ids: Collection[int] | None = None,
+    *,
+    name: str = FEATURES_TABLE,
+) -> Table:
+    """Compute every feature for every (or the given) customer into a TEMP table."""
+    table = features_table(registry, name)
+    recreate(conn, table)
+    plan = stages(registry)
+    first = _first_stage_select(conn, registry, ctx, plan[0] if plan else [], customer_ids)
+    names = [c.name for c in first.selected_columns]
+    conn.execute(insert(table).from_select(names, first))
+    for stage in plan[1:]:
+        for set_name in stage:
+            _fill_later_stage(conn, table, registry.feature_sets[set_name], ctx, customer_ids)
+    if conn.dialect.name == "postgresql" and customer_ids is None:
+        conn.exec_driver_sql(f"ANALYZE {name}")
+    return table
+
+
+def feature_rows(
+    conn: Connection, registry: Registry, ctx: FeatureContext, customer_ids: Iterable[int]
+) -> dict[int, dict[str, Any]]:
+    """Feature values of a few customers, computed by the same SQL as the cycle."""
+    ids = list(customer_ids)
+    if not ids:
+        return {}
+    table = materialize(conn, registry, ctx, ids, name=FEW_FEATURES_TABLE)
+    rows: dict[int, dict[str, Any]] = {}
+    for row in conn.execute(select(table)).mappings():
+        values = dict(row)
+        customer_id = int(values.pop("customer_id"))
+        rows[customer_id] = {
+            name: normalize(feature.type, values.get(name))
+            for name, feature in registry.features.items.items()
+        }
+    return rows
+
+
+__all__ = ["FEATURES_TABLE", "feature_rows", "materialize", "normalize", "stages"]

@@ -1,0 +1,131 @@
+"""Opening the store and keeping its schema current."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlmodel import SQLModel
+
+from core.errors import StoreError
+from core.store import tables
+
+SCHEMA_VERSION = 1
+meta = tables.table_of(tables.Meta)
+
+# Upgrades from version N-1 to N, applied in order by ensure_schema(). Version 1 is the
+# initial create_all; add (2, fn) here when a table changes, never edit a released step.
+Migration = Callable[[Connection], None]
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
+    cursor.close()
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+@dataclass
+class Store:
+    """An open store: the engine plus what the rest of patron needs to know about it."""
+
+    engine: Engine
+    url: str
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, *, create: bool = True, echo: bool = False) -> Store:
+    """Open (and by default create or upgrade) the store at ``url``.
+
+    Raises :class:`StoreError` naming the URL (password masked) and what to do when the
+    store cannot be reached, the driver is missing, or the schema is newer than this
+    version of patron.
+    """
+    try:
+        engine = create_engine(url, echo=echo, future=True)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise StoreError(f"{safe_url(url)}: not a usable database URL ({exc})") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    store = Store(engine=engine, url=url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        if create:
+            ensure_schema(store)
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreError(
+            f"{safe_url(url)}: cannot open the store: {reason}. "
+            "Check database_url in patron.yaml or PATRON_DATABASE_URL."
+        ) from None
+    return store
+
+
+def schema_version(conn: Connection) -> int | None:
+    try:
+        row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    except SQLAlchemyError:
+        return None
+    return int(row[0]) if row else None
+
+
+def ensure_schema(store: Store) -> int:
+    """Create missing tables and apply pending migrations; return the schema version."""
+    with store.begin() as conn:
+        if store.is_postgres:
+            # Two daemons starting together must not both create tables.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7263001)")
+        SQLModel.metadata.create_all(conn)
+        current = schema_version(conn)
+        if current is None:
+            conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            return SCHEMA_VERSION
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{safe_url(store.url)}: the store is at schema version {current}, newer than "
+                f"this patron ({SCHEMA_VERSION}); upgrade patron before using it"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version](conn)
+        if current != SCHEMA_VERSION:
+            conn.execute(
+                meta.update()
+                .where(meta.c.key == "schema_version")
+                .values(value=str(SCHEMA_VERSION))
+            )
+        return SCHEMA_VERSION

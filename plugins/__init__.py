@@ -1,0 +1,1 @@
+"""The plugins that ship with patron: tiering, churn and care."""

@@ -1,0 +1,78 @@
+"""The care cycle stage: tickets, SLA deadlines and escalations, before rules run.
+
+Runs after every feature set (so a profile's ``when: tier == "vip"`` sees this cycle's
+tier) and in the cycle's transaction (a dry run rolls it back with everything else):
+
+1. :func:`plugins.care.sla.refresh_tickets` brings ``care_tickets`` up to the cycle's
+   instant (only tickets that may have changed);
+2. :func:`plugins.care.escalation.escalate` writes the ledger rows of due escalation levels;
+3. the ticket feature columns of the cycle's feature table are refreshed for the
+   customers whose tickets were recomputed, so rules in this cycle see the new state.
+
+Without an ``sla:`` section tickets are still tracked, without deadlines or escalations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, select, update
+
+from core.vocabulary import CycleStage, StageContext
+from plugins.care.escalation import escalate
+from plugins.care.sla import SlaRun, refresh_tickets, work_table
+from plugins.care.sla_model import SlaSection
+from plugins.care.ticket_features import TicketFeatures
+
+SECTION = "sla"
+
+
+def section_of(rules: Any) -> SlaSection:
+    """The validated ``sla:`` section, or an empty one (no profiles, no ladder)."""
+    found = rules.sections.get(SECTION) if rules is not None else None
+    if found is not None:
+        value: SlaSection = found.value
+        return value
+    return SlaSection.model_construct(calendars={}, profiles=[], escalations=None)
+
+
+def _refresh_features(ctx: StageContext) -> None:
+    features: Table = ctx.features
+    ticket_set = TicketFeatures()
+    names = [f.name for f in ticket_set.features if f.name in features.c]
+    if not names:
+        return
+    work = work_table()
+    query = ticket_set.select(ctx.ctx)
+    query = query.where(
+        query.selected_columns.customer_id.in_(select(work.c.customer_id).distinct())
+    )
+    fresh = query.subquery("fresh_tickets")
+    ctx.conn.execute(
+        update(features)
+        .values({name: fresh.c[name] for name in names})
+        .where(features.c.customer_id == fresh.c.customer_id)
+    )
+
+
+def run_care_stage(ctx: StageContext) -> dict[str, int]:
+    run = SlaRun(
+        section=section_of(ctx.rules),
+        features=ctx.features,
+        as_of=ctx.ctx.as_of,
+        default_zone=ctx.ctx.settings.timezone,
+    )
+    changed = refresh_tickets(ctx.conn, run)
+    summary = {"tickets": changed}
+    if changed:
+        fired = escalate(ctx.conn, run, ctx.cycle_id)
+        summary.update({f"escalations_l{level}": count for level, count in fired.items()})
+        _refresh_features(ctx)
+    return summary
+
+
+CARE_STAGE = CycleStage(
+    name="care-sla",
+    run=run_care_stage,
+    description="Complaint tickets: SLA deadlines in business hours, escalation ladder.",
+)

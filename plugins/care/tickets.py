@@ -1,0 +1,160 @@
+"""Complaint tickets: built from complaint events, kept in ``care_tickets``.
+
+A ticket is the events of one customer with one ``ref`` (events without a ref form
+one ticket per customer, ref ``''``)::
+
+    complaint_opened     payload: {severity: normal|major|complex, channel: email, topic: payment}
+    complaint_responded  the first one after (re)opening stops the response clock
+    complaint_resolved   stops the resolution clock (and the response clock if still running)
+    complaint_reopened   starts a new *episode*: both clocks restart from the reopening
+
+Severity, channel and topic are read from the first ``complaint_opened`` event
+(severity ``normal`` when absent). :func:`ticket_facts` is one GROUP BY over the
+complaint events as of an instant; the SLA stage (:mod:`plugins.care.sla`) adds the
+deadlines and the escalation level and stores the result in :class:`CareTicket`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Select, and_, case, func, literal, select
+from sqlmodel import Field, SQLModel
+
+from core.store.tables import Event, table_of
+
+OPENED = "complaint_opened"
+RESPONDED = "complaint_responded"
+RESOLVED = "complaint_resolved"
+REOPENED = "complaint_reopened"
+COMPLAINT_TYPES = (OPENED, RESPONDED, RESOLVED, REOPENED)
+DEFAULT_SEVERITY = "normal"
+
+ev = table_of(Event)
+
+
+class CareTicket(SQLModel, table=True):
+    """One complaint ticket as of the latest cycle: facts, SLA deadlines, escalation."""
+
+    __tablename__ = "care_tickets"
+    __table_args__ = (Index("ix_care_tickets_opened", "opened_at"),)
+
+    customer_id: int = Field(foreign_key="customers.id", primary_key=True)
+    ref: str = Field(primary_key=True, max_length=128, description="ticket id ('' if none)")
+    severity: str = Field(default=DEFAULT_SEVERITY, max_length=32)
+    channel: str | None = Field(default=None, max_length=32)
+    topic: str | None = Field(default=None, max_length=64)
+    opened_at: int = Field(sa_type=BigInteger)
+    episode: int = Field(default=0, description="times reopened")
+    episode_started_at: int = Field(sa_type=BigInteger)
+    first_response_at: int | None = Field(default=None, sa_type=BigInteger)
+    responded_at: int | None = Field(default=None, sa_type=BigInteger, description="this episode")
+    resolved_at: int | None = Field(default=None, sa_type=BigInteger, description="this episode")
+    response_profile: str | None = Field(default=None, max_length=64)
+    resolution_profile: str | None = Field(default=None, max_length=64)
+    response_due_at: int | None = Field(default=None, sa_type=BigInteger)
+    resolution_due_at: int | None = Field(default=None, sa_type=BigInteger)
+    response_breached: bool = Field(default=False, description="in any episode")
+    resolution_breached: bool = Field(default=False, description="in any episode")
+    escalation_level: int = Field(default=0, description="highest level fired, this episode")
+    escalated_at: int | None = Field(default=None, sa_type=BigInteger)
+    updated_at: int = Field(sa_type=BigInteger, description="as-of instant of the state")
+
+
+care_tickets = table_of(CareTicket)
+
+
+def _payload(key: str) -> Any:
+    return func.lower(ev.c.payload[key].as_string())
+
+
+def ticket_facts(as_of: int) -> Select[Any]:
+    """Every ticket's facts as of ``as_of``: one row per (customer_id, ref).
+
+    Columns: customer_id, ref, severity, channel, topic, opened_at, episode,
+    episode_started_at, first_response_at, responded_at, resolved_at, last_event_at.
+    Tickets without a ``complaint_opened`` event are left out.
+    """
+    ref = func.coalesce(ev.c.ref, literal(""))
+    known = and_(ev.c.occurred_at <= as_of, ev.c.type.in_(COMPLAINT_TYPES))
+    opens = ev.c.type.in_([OPENED, REOPENED])
+    starts = (
+        select(
+            ev.c.customer_id,
+            ref.label("ref"),
+            func.min(case((ev.c.type == OPENED, ev.c.occurred_at))).label("opened_at"),
+            func.max(case((opens, ev.c.occurred_at))).label("episode_started_at"),
+            func.sum(case((ev.c.type == REOPENED, 1), else_=0)).label("episode"),
+            func.max(ev.c.occurred_at).label("last_event_at"),
+        )
+        .where(known)
+        .group_by(ev.c.customer_id, ref)
+        .subquery("ticket_starts")
+    )
+    ranked = (
+        select(
+            ev.c.customer_id,
+            ref.label("ref"),
+            func.coalesce(_payload("severity"), literal(DEFAULT_SEVERITY)).label("severity"),
+            _payload("channel").label("channel"),
+            _payload("topic").label("topic"),
+            func.row_number()
+            .over(partition_by=(ev.c.customer_id, ref), order_by=(ev.c.occurred_at, ev.c.id))
+            .label("rank"),
+        )
+        .where(ev.c.occurred_at <= as_of, ev.c.type == OPENED)
+        .subquery("ticket_opening")
+    )
+    later = and_(ev.c.occurred_at >= starts.c.episode_started_at)
+    answered = ev.c.type.in_([RESPONDED, RESOLVED])
+    return (
+        select(
+            starts.c.customer_id,
+            starts.c.ref,
+            ranked.c.severity,
+            ranked.c.channel,
+            ranked.c.topic,
+            starts.c.opened_at,
+            starts.c.episode,
+            starts.c.episode_started_at,
+            func.min(case((answered, ev.c.occurred_at))).label("first_response_at"),
+            func.min(case((and_(answered, later), ev.c.occurred_at))).label("responded_at"),
+            func.min(case((and_(ev.c.type == RESOLVED, later), ev.c.occurred_at))).label(
+                "resolved_at"
+            ),
+            starts.c.last_event_at,
+        )
+        .select_from(
+            starts.join(
+                ranked,
+                and_(
+                    ranked.c.customer_id == starts.c.customer_id,
+                    ranked.c.ref == starts.c.ref,
+                    ranked.c.rank == 1,
+                ),
+            ).join(
+                ev,
+                and_(
+                    ev.c.customer_id == starts.c.customer_id,
+                    func.coalesce(ev.c.ref, literal("")) == starts.c.ref,
+                    ev.c.occurred_at <= as_of,
+                    ev.c.type.in_(COMPLAINT_TYPES),
+                ),
+            )
+        )
+        .where(starts.c.opened_at.is_not(None))
+        .group_by(
+            starts.c.customer_id,
+            starts.c.ref,
+            ranked.c.severity,
+            ranked.c.channel,
+            ranked.c.topic,
+            starts.c.opened_at,
+            starts.c.episode,
+            starts.c.episode_started_at,
+            starts.c.last_event_at,
+        )
+    )
+
+
+__all__ = ["COMPLAINT_TYPES", "CareTicket", "care_tickets", "ticket_facts"]

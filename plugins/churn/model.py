@@ -1,0 +1,154 @@
+"""``p_alive`` and ``expected_purchases_90d``: the BG/NBD fit in force, scored in bulk.
+
+``prepare`` builds the buyers' statistics in SQL (only for the customers in the feature
+table being filled — the whole base in a cycle, a few in ``feature_rows``), scores each
+distinct ``(x, t_x, T)`` once with numpy using the stored fit, and writes the scores to a
+TEMP table that ``select`` joins back. It never fits: that is the cycle stage's job
+(:mod:`plugins.churn.stage`), so computing a few customers' features is cheap and writes
+nothing but TEMP tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Column, Connection, Float, Integer, Select, Table, and_, select
+
+from core.temp_tables import recreate, temp_table
+from core.vocabulary import Feature, FeatureContext, FeatureType
+from plugins.churn import bgnbd
+from plugins.churn.stats import WEEK_DAYS, distinct_triples, fill_stats, stats_table
+from plugins.churn.tables import model_fits
+
+HORIZON_DAYS = 90
+
+
+def scores_table() -> Table:
+    return temp_table(
+        "churn_model_scores",
+        Column("frequency", Integer, primary_key=True),
+        Column("recency_days", Integer, primary_key=True),
+        Column("age_days", Integer, primary_key=True),
+        Column("p_alive", Float, nullable=False),
+        Column("expected_purchases_90d", Float, nullable=False),
+    )
+
+
+def fit_in_force(conn: Connection, as_of: int) -> tuple[bgnbd.BgNbdParams, int] | None:
+    """The latest fit made at or before ``as_of``: its parameters and fit date."""
+    row = conn.execute(
+        select(
+            model_fits.c.r, model_fits.c.alpha, model_fits.c.a, model_fits.c.b, model_fits.c.as_of
+        )
+        .where(model_fits.c.as_of <= as_of)
+        .order_by(model_fits.c.as_of.desc(), model_fits.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return bgnbd.BgNbdParams(row.r, row.alpha, row.a, row.b), int(row.as_of)
+
+
+def score(
+    params: bgnbd.BgNbdParams, triples: Sequence[tuple[int, int, int, int]]
+) -> list[tuple[int, int, int, float, float]]:
+    """Score each (x, t_x days, T days, count): (x, t_x, T, P(alive), purchases in 90 days)."""
+    if not triples:
+        return []
+    data = np.asarray(triples, dtype=np.int64)
+    x, t_x, T = data[:, 0], data[:, 1] / WEEK_DAYS, data[:, 2] / WEEK_DAYS
+    alive = bgnbd.p_alive(params, x, t_x, T)
+    expected = bgnbd.expected_purchases(params, HORIZON_DAYS / WEEK_DAYS, x, t_x, T)
+    columns = (*(data[:, i].tolist() for i in range(3)), alive.tolist(), expected.tolist())
+    return list(zip(*columns, strict=True))
+
+
+def bulk_insert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[tuple[Any, ...]],
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Append many rows fast: COPY on PostgreSQL, the driver's executemany elsewhere.
+
+    ``columns`` names the columns of each row tuple (default: every column, in order).
+    """
+    if not rows:
+        return
+    names = list(columns or (c.name for c in table.columns))
+    listed = ", ".join(names)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" if conn.dialect.paramstyle == "qmark" else "%s" for _ in names)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({listed}) VALUES ({marks})", list(rows))
+
+
+def fill_scores(conn: Connection, ctx: FeatureContext) -> None:
+    """Statistics for the customers of ``ctx.features`` who bought, scored with the fit in force."""
+    scores = scores_table()
+    recreate(conn, scores)
+    features = ctx.features
+    buyers = select(features.c.customer_id).where(features.c.purchase_count > 0)
+    stats = fill_stats(conn, ctx, buyers)
+    fit = fit_in_force(conn, ctx.as_of)
+    if fit is None:
+        return
+    bulk_insert(conn, scores, score(fit[0], distinct_triples(conn, stats)))
+
+
+class ChurnModelFeatures:
+    """BG/NBD P(alive) and expected purchases, from the stored fit in force."""
+
+    name = "churn_model"
+    needs = ("purchase_count",)  # a later stage: reads which customers are being computed
+    features: Sequence[Feature] = (
+        Feature(
+            "p_alive",
+            FeatureType.NUMBER,
+            "BG/NBD probability that the customer still buys (null before the first fit "
+            "or without a purchase; 1 for one-time buyers).",
+            "0–1",
+        ),
+        Feature(
+            "expected_purchases_90d",
+            FeatureType.NUMBER,
+            "BG/NBD expected purchase days in the next 90 days (null like p_alive).",
+            "purchases",
+        ),
+    )
+
+    def prepare(self, conn: Connection, ctx: FeatureContext) -> None:
+        fill_scores(conn, ctx)
+
+    def select(self, ctx: FeatureContext) -> Select[Any]:
+        stats, scores = stats_table(), scores_table()
+        return select(
+            stats.c.customer_id,
+            scores.c.p_alive,
+            scores.c.expected_purchases_90d,
+        ).select_from(
+            stats.join(
+                scores,
+                and_(
+                    scores.c.frequency == stats.c.frequency,
+                    scores.c.recency_days == stats.c.recency_days,
+                    scores.c.age_days == stats.c.age_days,
+                ),
+            )
+        )
+
+
+__all__ = [
+    "HORIZON_DAYS",
+    "ChurnModelFeatures",
+    "bulk_insert",
+    "fill_scores",
+    "fit_in_force",
+    "score",
+]

@@ -1,0 +1,232 @@
+"""``churn_risk``, ``churn_band`` and ``churn_reason``: the model and the signals combined.
+
+Each signal becomes a score between 0 and 1, scaled by its weight (the most it can add
+on its own), and the weighted scores combine as a noisy-OR::
+
+    churn_risk = 1 - (1 - w_model·s_model) · (1 - w_inactivity·s_inactivity) · ...
+
+so risk stays within 0–1, any single strong signal raises it, and several weak ones add
+up. The scores:
+
+=====================  =====================================================================
+model                  1 - p_alive (BG/NBD)
+inactivity             (recency_ratio - 1) / (silent_gaps_for_full_risk - 1), clipped to 0–1;
+                       one-time buyers are measured against ``typical_gap_days``
+decline                the larger of purchase_decline_90d and spend_decline_90d, clipped
+complaints             complaints_90d / complaints_for_full_risk, clipped
+satisfaction           the larger of (satisfied_score - last_survey_score) and the drop
+                       (-survey_trend), each over (satisfied_score - 1), clipped
+unanswered_contact     1 once a contact has waited unanswered unanswered_contact_days
+=====================  =====================================================================
+
+``churn_reason`` names the largest weighted score: ``inactivity`` (model or inactivity),
+``complaints``, ``satisfaction``, ``spend_decline`` or ``unanswered_contact`` (ties in that
+order), ``none`` when every score is 0. The thresholds and weights are those of the
+``churn:`` settings in force at the instant (:mod:`plugins.churn.settings`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Integer,
+    Select,
+    String,
+    Table,
+    case,
+    func,
+    insert,
+    select,
+    true,
+)
+
+from core.temp_tables import recreate, temp_table
+from core.vocabulary import Feature, FeatureContext, FeatureType
+from plugins.churn.settings import settings_in_force
+from plugins.churn.sqlfuncs import clipped, greatest
+
+REASONS = ("inactivity", "complaints", "satisfaction", "spend_decline", "unanswered_contact")
+SIGNALS = (
+    "model",
+    "inactivity",
+    "complaints",
+    "satisfaction",
+    "spend_decline",
+    "unanswered_contact",
+)
+_PARAMETERS = (
+    "w_model",
+    "w_inactivity",
+    "w_decline",
+    "w_complaints",
+    "w_satisfaction",
+    "w_unanswered_contact",
+    "band_high",
+    "band_medium",
+    "typical_gap_days",
+    "silent_gaps_for_full_risk",
+    "complaints_for_full_risk",
+    "satisfied_score",
+    "unanswered_contact_days",
+)
+
+
+def parameters_table() -> Table:
+    return temp_table("churn_risk_parameters", *(Column(name, Float) for name in _PARAMETERS))
+
+
+def parts_table() -> Table:
+    return temp_table(
+        "churn_risk_parts",
+        Column("customer_id", Integer, primary_key=True),
+        *(Column(name, Float, nullable=False) for name in SIGNALS),
+    )
+
+
+def scores_table() -> Table:
+    return temp_table(
+        "churn_risk_scores",
+        Column("customer_id", Integer, primary_key=True),
+        Column("churn_risk", Float, nullable=False),
+        Column("churn_band", String(8), nullable=False),
+        Column("churn_reason", String(24), nullable=False),
+    )
+
+
+def fill_parameters(conn: Connection, as_of: int) -> None:
+    """One row with the churn settings in force at ``as_of``, for the queries to join."""
+    s = settings_in_force(conn, as_of)
+    table = parameters_table()
+    recreate(conn, table)
+    w = s.weights
+    values = (
+        w.model,
+        w.inactivity,
+        w.decline,
+        w.complaints,
+        w.satisfaction,
+        w.unanswered_contact,
+        s.bands.high,
+        s.bands.medium,
+        s.typical_gap_days,
+        s.silent_gaps_for_full_risk,
+        s.complaints_for_full_risk,
+        s.satisfied_score,
+        s.unanswered_contact_days,
+    )
+    conn.execute(insert(table).values(dict(zip(_PARAMETERS, map(float, values), strict=True))))
+
+
+def parts_query(f: Any) -> Select[Any]:
+    """Each signal's weighted score (0–weight) for every customer of the feature table."""
+    p = parameters_table()
+    gap = func.coalesce(func.nullif(f.c.typical_purchase_gap_days, 0), p.c.typical_gap_days)
+    inactivity = (f.c.days_since_last_purchase / gap - 1.0) / (p.c.silent_gaps_for_full_risk - 1.0)
+    decline = greatest(
+        func.coalesce(f.c.purchase_decline_90d, 0.0), func.coalesce(f.c.spend_decline_90d, 0.0)
+    )
+    scale = p.c.satisfied_score - 1.0
+    satisfaction = greatest(
+        clipped((p.c.satisfied_score - f.c.last_survey_score) / scale),
+        clipped(-f.c.survey_trend / scale),
+    )
+    unanswered = case(
+        (f.c.days_since_unanswered_contact >= p.c.unanswered_contact_days, 1.0), else_=0.0
+    )
+    return select(
+        f.c.customer_id,
+        p.c.w_model * clipped(1.0 - f.c.p_alive),
+        p.c.w_inactivity * clipped(inactivity),
+        p.c.w_complaints * clipped(f.c.complaints_90d / p.c.complaints_for_full_risk),
+        p.c.w_satisfaction * satisfaction,
+        p.c.w_decline * clipped(decline),
+        p.c.w_unanswered_contact * unanswered,
+    ).select_from(f.join(p, true()))
+
+
+def scores_query() -> Select[Any]:
+    """Risk (noisy-OR of the parts), band and strongest reason of every customer."""
+    parts, p = parts_table(), parameters_table()
+    keep: Any = 1.0
+    for name in SIGNALS:
+        keep = keep * (1.0 - parts.c[name])
+    risk = 1.0 - keep
+    top = greatest(*(parts.c[name] for name in SIGNALS))
+    reason = case(
+        (top <= 0, "none"),
+        (greatest(parts.c.model, parts.c.inactivity) >= top, "inactivity"),
+        (parts.c.complaints >= top, "complaints"),
+        (parts.c.satisfaction >= top, "satisfaction"),
+        (parts.c.spend_decline >= top, "spend_decline"),
+        else_="unanswered_contact",
+    )
+    band = case((risk >= p.c.band_high, "high"), (risk >= p.c.band_medium, "medium"), else_="low")
+    return select(parts.c.customer_id, risk, band, reason).select_from(parts.join(p, true()))
+
+
+class ChurnRisk:
+    """Churn risk 0–1 from p_alive and the signals, its band and its strongest reason."""
+
+    name = "churn_risk"
+    needs = (
+        "p_alive",
+        "recency_ratio",
+        "days_since_last_purchase",
+        "typical_purchase_gap_days",
+        "purchase_decline_90d",
+        "spend_decline_90d",
+        "complaints_90d",
+        "last_survey_score",
+        "survey_trend",
+        "days_since_unanswered_contact",
+    )
+    features: Sequence[Feature] = (
+        Feature(
+            "churn_risk",
+            FeatureType.NUMBER,
+            "Risk that the customer is leaving, 0–1: BG/NBD 1 - p_alive and the churn "
+            "signals combined (weights under churn: in the rule files).",
+            "0–1",
+            0,
+        ),
+        Feature(
+            "churn_band",
+            FeatureType.STRING,
+            "high, medium or low: churn_risk against the thresholds under churn.bands.",
+            default="low",
+        ),
+        Feature(
+            "churn_reason",
+            FeatureType.STRING,
+            "The strongest signal: inactivity, complaints, satisfaction, spend_decline, "
+            "unanswered_contact, or none.",
+            default="none",
+        ),
+    )
+
+    def prepare(self, conn: Connection, ctx: FeatureContext) -> None:
+        # Two keyed TEMP tables, each expression computed once per customer: PostgreSQL
+        # would otherwise inline the signal expressions into every use of them.
+        fill_parameters(conn, ctx.as_of)
+        parts, scores = parts_table(), scores_table()
+        recreate(conn, parts)
+        conn.execute(
+            insert(parts).from_select(["customer_id", *SIGNALS], parts_query(ctx.features))
+        )
+        recreate(conn, scores)
+        names = ["customer_id", "churn_risk", "churn_band", "churn_reason"]
+        conn.execute(insert(scores).from_select(names, scores_query()))
+
+    def select(self, ctx: FeatureContext) -> Select[Any]:
+        scores = scores_table()
+        return select(
+            scores.c.customer_id, scores.c.churn_risk, scores.c.churn_band, scores.c.churn_reason
+        )
+
+
+__all__ = ["REASONS", "SIGNALS", "ChurnRisk", "fill_parameters", "parts_query", "scores_query"]

@@ -1,0 +1,114 @@
+"""The churn cycle stage: record the ``churn:`` settings and refit BG/NBD when it is due.
+
+Runs after the feature table is filled. When the fit in force at the cycle's instant is
+older than ``fit_every`` (or there is none), the stage fits the model to every buyer's
+statistics as of that instant — one SQL GROUP BY, then a weighted maximum-likelihood
+fit over the distinct ``(x, t_x, T)`` — and stores the parameters with their fit date.
+When it fitted, or the settings changed, it recomputes the churn columns of this
+cycle's feature table, so the rules of this very cycle see the new values — the same
+ones ``feature_rows`` computes later for this instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert, update
+
+from core.vocabulary import CycleStage, FeatureContext, FeatureSet, StageContext
+from plugins.churn import bgnbd
+from plugins.churn.model import ChurnModelFeatures, fit_in_force
+from plugins.churn.risk import ChurnRisk
+from plugins.churn.settings import ChurnSettings, record_settings, settings_of
+from plugins.churn.stats import WEEK_DAYS, distinct_triples, fill_stats
+from plugins.churn.tables import model_fits
+
+log = logging.getLogger(__name__)
+
+
+def fit_due(conn: Connection, as_of: int, settings: ChurnSettings) -> bool:
+    """Whether the fit in force at ``as_of`` is missing or at least ``fit_every`` old."""
+    current = fit_in_force(conn, as_of)
+    return current is None or as_of - current[1] >= settings.fit_every_seconds
+
+
+def fit_model(
+    conn: Connection, ctx: FeatureContext, settings: ChurnSettings, cycle_id: int | None
+) -> bgnbd.FitResult | None:
+    """Fit BG/NBD to every buyer as of ``ctx.as_of`` and store it; None when data is too thin."""
+    triples = distinct_triples(conn, fill_stats(conn, ctx))
+    repeaters = sum(n for x, _t, _a, n in triples if x > 0)
+    if repeaters < settings.min_repeat_customers:
+        log.info(
+            "churn: %s repeat buyers, fewer than %s: no fit",
+            repeaters,
+            settings.min_repeat_customers,
+        )
+        return None
+    x, t_x, age, weights = (list(column) for column in zip(*triples, strict=True))
+    previous = fit_in_force(conn, ctx.as_of)
+    result = bgnbd.fit(
+        x,
+        [days / WEEK_DAYS for days in t_x],
+        [days / WEEK_DAYS for days in age],
+        weights,
+        initial=previous[0] if previous else None,
+    )
+    values = result.params.as_tuple()
+    if not all(v > 0 and v < float("inf") for v in values):
+        log.warning("churn: the BG/NBD fit did not give usable parameters: %s", result.message)
+        return None
+    conn.execute(
+        insert(model_fits).values(
+            as_of=ctx.as_of,
+            cycle_id=cycle_id,
+            r=values[0],
+            alpha=values[1],
+            a=values[2],
+            b=values[3],
+            n_customers=result.customers,
+            n_repeat_customers=repeaters,
+            log_likelihood=result.log_likelihood,
+        )
+    )
+    return result
+
+
+def refresh(conn: Connection, table: Table, fset: FeatureSet, ctx: FeatureContext) -> None:
+    """Recompute one feature set's columns of the filled feature table ``table``."""
+    staged = dataclasses.replace(ctx, features=table)
+    fset.prepare(conn, staged)
+    sub = fset.select(staged).subquery(f"refresh_{fset.name}")
+    values = {f.name: sub.c[f.name] for f in fset.features}
+    conn.execute(update(table).values(values).where(table.c.customer_id == sub.c.customer_id))
+
+
+def run_churn_stage(stage: StageContext) -> dict[str, int]:
+    """Record settings, refit when due, refresh this cycle's churn columns if either happened."""
+    settings = settings_of(stage.rules)
+    conn, ctx = stage.conn, stage.ctx
+    recorded = record_settings(conn, settings, ctx.as_of)
+    fitted: Any = None
+    if fit_due(conn, ctx.as_of, settings):
+        fitted = fit_model(conn, ctx, settings, stage.cycle_id)
+    if fitted is not None:
+        refresh(conn, stage.features, ChurnModelFeatures(), ctx)
+    if fitted is not None or recorded:
+        refresh(conn, stage.features, ChurnRisk(), ctx)
+    return {
+        "fitted": int(fitted is not None),
+        "fit_customers": fitted.customers if fitted is not None else 0,
+        "settings_recorded": int(recorded),
+    }
+
+
+CHURN_STAGE = CycleStage(
+    name="churn",
+    run=run_churn_stage,
+    description="Refits BG/NBD when the fit in force is older than churn.fit_every, records "
+    "changed churn settings, and refreshes this cycle's churn columns when either happened.",
+)
+
+__all__ = ["CHURN_STAGE", "fit_due", "fit_model", "refresh", "run_churn_stage"]

@@ -1,0 +1,84 @@
+"""The BG/NBD sufficient statistics of each buyer, computed set-based in SQL.
+
+Purchases are counted per calendar day in the configured time zone (several purchases
+on one day are one purchase occasion, as in the paper). For each customer with a
+purchase up to the instant:
+
+- ``frequency``     x: purchase days after the first one (repeat purchases)
+- ``recency_days``  t_x: days from the first to the last purchase day
+- ``age_days``      T: days from the first purchase day to the instant's day
+
+Day numbers make the three statistics small integers, so a large base has far fewer
+distinct ``(x, t_x, T)`` triples than customers: the model fits and scores each triple
+once (with its count) and SQL joins the scores back to the customers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Column, Connection, Integer, Table, func, insert, select
+
+from core.store.tables import Event, table_of
+from core.temp_tables import recreate, temp_table
+from core.vocabulary import FeatureContext
+
+DAY = 86400
+WEEK_DAYS = 7.0  # the model's time unit is the week, as in the paper
+
+events = table_of(Event)
+
+
+def stats_table() -> Table:
+    return temp_table(
+        "churn_purchase_stats",
+        Column("customer_id", Integer, primary_key=True),
+        Column("frequency", Integer, nullable=False),
+        Column("recency_days", Integer, nullable=False),
+        Column("age_days", Integer, nullable=False),
+    )
+
+
+def utc_offset(ctx: FeatureContext) -> int:
+    """Seconds to add to an instant to count days in the configured zone (its offset at as_of)."""
+    offset = dt.datetime.fromtimestamp(ctx.as_of, ctx.settings.zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def fill_stats(conn: Connection, ctx: FeatureContext, buyers: Any = None) -> Table:
+    """(Re)build the TEMP statistics table as of ``ctx.as_of``.
+
+    ``buyers`` is an optional SELECT of customer ids to restrict to (a few customers
+    for ``feature_rows``); None means the whole base.
+    """
+    table = stats_table()
+    recreate(conn, table)
+    offset = utc_offset(ctx)
+    day = (events.c.occurred_at + offset) // DAY
+    today = (ctx.as_of + offset) // DAY
+    first = func.min(day)
+    query = select(
+        events.c.customer_id,
+        (func.count(day.distinct()) - 1).label("frequency"),
+        (func.max(day) - first).label("recency_days"),
+        (today - first).label("age_days"),
+    ).where(events.c.type == "purchase", events.c.occurred_at <= ctx.as_of)
+    if buyers is not None:
+        query = query.where(events.c.customer_id.in_(buyers))
+    query = query.group_by(events.c.customer_id)
+    conn.execute(
+        insert(table).from_select(["customer_id", "frequency", "recency_days", "age_days"], query)
+    )
+    return table
+
+
+def distinct_triples(conn: Connection, table: Table) -> list[tuple[int, int, int, int]]:
+    """Each distinct (frequency, recency_days, age_days) with the number of customers."""
+    query = select(
+        table.c.frequency, table.c.recency_days, table.c.age_days, func.count()
+    ).group_by(table.c.frequency, table.c.recency_days, table.c.age_days)
+    return [(int(x), int(t), int(a), int(n)) for x, t, a, n in conn.execute(query)]
+
+
+__all__ = ["DAY", "WEEK_DAYS", "distinct_triples", "fill_stats", "stats_table", "utc_offset"]

@@ -1,0 +1,305 @@
+"""RFM scores: recency, frequency and monetary value, 1–5 by quintile over the active base.
+
+As of the instant ``T``, with the window ``W`` of the ``tiers.rfm`` settings (365 days
+by default):
+
+- the **active base** is every customer with a purchase in ``(T - W, T]``;
+- **recency** ranks the instant of the latest purchase, **frequency** the number of
+  purchases in the window, **monetary** the net spend in the window (purchases minus
+  refunds, minor units); higher is better for all three, so 5 is the most recent,
+  most frequent and biggest-spending fifth;
+- **score** = ``1 + floor(5 * position / n)``, where ``position`` is the customer's
+  0-based place in ascending order of the value and ``n`` the size of the active base.
+  With ``ties: average`` (the default) equal values share the middle position of their
+  group (``position = rank_min - 1 + (ties - 1) / 2``, computed in integers as
+  ``1 + (5 * (2 * (rank_min - 1) + ties - 1)) / (2 * n)``), so two customers who behave
+  the same always score the same; with ``ties: customer_id`` equal values are ordered by
+  customer id (``ROW_NUMBER``), which fills the quintiles evenly like ``NTILE``.
+  Only integers enter the arithmetic, so SQLite and PostgreSQL agree exactly.
+- ``rfm_score`` = R + F + M (3–15) and ``rfm_segment`` names the cell of the grid below,
+  with ``FM = (F + M + 1) // 2`` (the rounded-up mean of F and M).
+
+Customers outside the active base get no scores; their segment is ``lapsed`` if they
+bought before the window and ``prospect`` if they never bought.
+
+**How it is computed.** A score only grows with the value (with ``customer_id`` ties:
+with the pair value, customer id), so the ranking of the whole base comes down to four
+**cuts** per dimension: the smallest value (pair) that reaches each score 2–5. The cuts
+are computed once per instant and settings with window functions over the active base
+(:func:`compute_cuts`, one row) and kept in the process; every customer's scores are
+then a few comparisons of their own values with the cuts. So the cycle ranks the base
+once, and a delivery or ``explain`` for a few customers at the same instant reads only
+their events.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from core.builtin.features import count_if, sum_if
+from core.store.tables import Event, table_of
+from core.vocabulary import Feature, FeatureContext, FeatureType
+from plugins.tiering.in_force import settings_in_force
+from plugins.tiering.sql import int_div, integer
+from plugins.tiering.tiers import RfmSettings
+
+ev = table_of(Event)
+N, S = FeatureType.NUMBER, FeatureType.STRING
+DIMENSIONS = ("recency", "frequency", "monetary")
+CACHED_CUTS = 32
+# per dimension, for the scores 2, 3, 4, 5: (smallest value, its customer id or None)
+Cuts = dict[str, list[tuple[int | None, int | None]]]
+
+
+# rfm_segment by (R, FM): rows R = 5 … 1, columns FM = 1 … 5.
+SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {
+    5: ("new_customers", "potential_loyalists", "potential_loyalists", "champions", "champions"),
+    4: ("promising", "potential_loyalists", "potential_loyalists", "loyal", "champions"),
+    3: ("about_to_sleep", "need_attention", "need_attention", "loyal", "loyal"),
+    2: ("hibernating", "hibernating", "at_risk", "at_risk", "cant_lose"),
+    1: ("lost", "lost", "at_risk", "cant_lose", "cant_lose"),
+}
+LAPSED, PROSPECT = "lapsed", "prospect"
+SEGMENTS: tuple[str, ...] = tuple(
+    dict.fromkeys([*(name for row in SEGMENT_GRID.values() for name in row), LAPSED, PROSPECT])
+)
+
+
+def segment_of(recency: int, frequency: int, monetary: int) -> str:
+    """The segment of one customer's scores (the Python twin of the SQL CASE)."""
+    return SEGMENT_GRID[recency][(frequency + monetary + 1) // 2 - 1]
+
+
+def values_select(as_of: int, rfm: RfmSettings) -> Select[Any]:
+    """Per customer with purchases or refunds: whether active, and the three raw values."""
+    start = as_of - rfm.window_seconds
+    is_purchase = ev.c.type == "purchase"
+    in_window = ev.c.occurred_at > start
+    amount = func.coalesce(ev.c.amount, 0)
+    signed = case((ev.c.type == "refund", -amount), else_=amount)
+    frequency = count_if(and_(is_purchase, in_window))
+    return (
+        select(
+            ev.c.customer_id.label("customer_id"),
+            case((frequency > 0, integer(1)), else_=integer(0)).label("active"),
+            count_if(is_purchase).label("purchases_ever"),
+            func.max(case((and_(is_purchase, in_window), ev.c.occurred_at))).label("recency"),
+            frequency.label("frequency"),
+            sum_if(in_window, signed).label("monetary"),
+        )
+        .where(ev.c.occurred_at <= as_of, ev.c.type.in_(["purchase", "refund"]))
+        .group_by(ev.c.customer_id)
+    )
+
+
+def quintile(value: Any, ties: str, customer_id: Any) -> ColumnElement[Any]:
+    """The 1–5 score of ``value`` among all rows of the query (window functions)."""
+    one, two, five = integer(1), integer(2), integer(5)
+    n = func.count().over()
+    if ties == "customer_id":
+        position = func.row_number().over(order_by=(value, customer_id))
+        numerator: Any = five * (position - one)
+        denominator: Any = n
+    else:
+        rank = func.rank().over(order_by=value)
+        group = func.count().over(partition_by=value)
+        numerator = five * (two * (rank - one) + group - one)
+        denominator = two * n
+    return one + int_div(numerator, denominator)
+
+
+def cuts_select(as_of: int, rfm: RfmSettings) -> Select[Any]:
+    """One row: for each dimension and score k = 2..5, the value (and customer id) at which
+    the ranking of the active base first reaches k."""
+    values = (
+        values_select(as_of, rfm)
+        .having(
+            count_if(and_(ev.c.type == "purchase", ev.c.occurred_at > as_of - rfm.window_seconds))
+            > 0
+        )
+        .subquery("rfm_values")
+    )
+    scored = select(
+        values.c.customer_id,
+        *(values.c[dim] for dim in DIMENSIONS),
+        *(
+            quintile(values.c[dim], rfm.ties, values.c.customer_id).label(f"{dim}_score")
+            for dim in DIMENSIONS
+        ),
+    ).subquery("rfm_scored")
+    ranked = select(
+        scored,
+        *(
+            func.lag(scored.c[f"{dim}_score"])
+            .over(order_by=(scored.c[dim], scored.c.customer_id))
+            .label(f"{dim}_before")
+            for dim in DIMENSIONS
+        ),
+    ).subquery("rfm_ranked")
+    cuts: list[Any] = []
+    for dim in DIMENSIONS:
+        score, before = ranked.c[f"{dim}_score"], ranked.c[f"{dim}_before"]
+        for k in range(2, 6):
+            first = and_(score >= k, or_(before.is_(None), before < k))
+            cuts.append(func.min(case((first, ranked.c[dim]))).label(f"{dim}_{k}"))
+            cuts.append(func.min(case((first, ranked.c.customer_id))).label(f"{dim}_{k}_id"))
+    return select(*cuts)
+
+
+def compute_cuts(conn: Connection, as_of: int, rfm: RfmSettings) -> Cuts:
+    """Rank the active base as of ``as_of`` (one query) and return its cuts."""
+    row = conn.execute(cuts_select(as_of, rfm)).mappings().one()
+
+    def whole(value: Any) -> int | None:
+        return None if value is None else int(value)
+
+    return {
+        dim: [
+            (
+                whole(row[f"{dim}_{k}"]),
+                whole(row[f"{dim}_{k}_id"]) if rfm.ties == "customer_id" else None,
+            )
+            for k in range(2, 6)
+        ]
+        for dim in DIMENSIONS
+    }
+
+
+def score_from_cuts(
+    value: Any, customer_id: Any, cuts: Sequence[tuple[int | None, int | None]]
+) -> Any:
+    """1 + the number of cuts the value (pair) reaches."""
+    total: Any = integer(1)
+    for cut, cut_id in cuts:
+        if cut is None:
+            continue  # nobody reached this score
+        reached = (
+            value >= integer(cut)
+            if cut_id is None
+            else or_(
+                value > integer(cut), and_(value == integer(cut), customer_id >= integer(cut_id))
+            )
+        )
+        total = total + case((reached, integer(1)), else_=integer(0))
+    return total
+
+
+def rfm_select(as_of: int, rfm: RfmSettings, cuts: Cuts) -> Select[Any]:
+    """Scores and segment of every customer with purchase or refund events up to ``as_of``."""
+    values = values_select(as_of, rfm).subquery("rfm_values")
+    is_active = values.c.active == 1
+
+    def score(dim: str) -> Any:
+        return case((is_active, score_from_cuts(values.c[dim], values.c.customer_id, cuts[dim])))
+
+    scores = select(
+        values.c.customer_id,
+        values.c.active,
+        values.c.purchases_ever,
+        score("recency").label("r"),
+        score("frequency").label("f"),
+        score("monetary").label("m"),
+    ).subquery("rfm_scores")
+    one, two, ten = integer(1), integer(2), integer(10)
+    fm = int_div(scores.c.f + scores.c.m + one, two)
+    grid = {r * 10 + c + 1: name for r, row in SEGMENT_GRID.items() for c, name in enumerate(row)}
+    segment = case(
+        (scores.c.active == 1, case(grid, value=scores.c.r * ten + fm)),
+        (scores.c.purchases_ever > 0, literal(LAPSED)),
+        else_=literal(PROSPECT),
+    )
+    return select(
+        scores.c.customer_id,
+        scores.c.r.label("recency_score"),
+        scores.c.f.label("frequency_score"),
+        scores.c.m.label("monetary_score"),
+        (scores.c.r + scores.c.f + scores.c.m).label("rfm_score"),
+        segment.label("rfm_segment"),
+    )
+
+
+RFM_FEATURES: Sequence[Feature] = (
+    Feature(
+        "recency_score",
+        N,
+        "1–5: quintile of the latest purchase among the active base "
+        "(5 = most recent); null outside it.",
+        "1–5",
+    ),
+    Feature(
+        "frequency_score",
+        N,
+        "1–5: quintile of the purchases in the RFM window "
+        "(5 = most frequent); null outside the active base.",
+        "1–5",
+    ),
+    Feature(
+        "monetary_score",
+        N,
+        "1–5: quintile of the net spend in the RFM window "
+        "(5 = biggest); null outside the active base.",
+        "1–5",
+    ),
+    Feature(
+        "rfm_score",
+        N,
+        "recency + frequency + monetary score; null outside the active base.",
+        "3–15",
+    ),
+    Feature(
+        "rfm_segment",
+        S,
+        "champions, loyal, potential_loyalists, new_customers, promising, "
+        "need_attention, about_to_sleep, at_risk, cant_lose, hibernating, lost; lapsed (bought "
+        "before the window only) or prospect (never bought).",
+        default=PROSPECT,
+    ),
+)
+
+
+class RfmFeatures:
+    """RFM scores over the active base (its ranking cached per instant and settings)."""
+
+    name = "rfm"
+    features: Sequence[Feature] = RFM_FEATURES
+
+    def __init__(self) -> None:
+        self._cuts: OrderedDict[tuple[int, str], Cuts] = OrderedDict()
+        self._prepared: OrderedDict[int, tuple[RfmSettings, Cuts]] = OrderedDict()
+
+    def cuts(self, conn: Connection, as_of: int, rfm: RfmSettings) -> Cuts:
+        """The cuts of ``as_of`` under ``rfm``, computed once per process."""
+        key = (as_of, rfm.model_dump_json())
+        if key not in self._cuts:
+            self._cuts[key] = compute_cuts(conn, as_of, rfm)
+            while len(self._cuts) > CACHED_CUTS:
+                self._cuts.popitem(last=False)
+        return self._cuts[key]
+
+    def prepare(self, conn: Connection, ctx: FeatureContext) -> None:
+        rfm = settings_in_force(conn, ctx.as_of).rfm
+        self._prepared[ctx.as_of] = (rfm, self.cuts(conn, ctx.as_of, rfm))
+        while len(self._prepared) > CACHED_CUTS:
+            self._prepared.popitem(last=False)
+
+    def select(self, ctx: FeatureContext) -> Select[Any]:
+        rfm, cuts = self._prepared[ctx.as_of]
+        return rfm_select(ctx.as_of, rfm, cuts)
+
+
+__all__ = [
+    "DIMENSIONS",
+    "RFM_FEATURES",
+    "SEGMENTS",
+    "SEGMENT_GRID",
+    "Cuts",
+    "RfmFeatures",
+    "compute_cuts",
+    "rfm_select",
+    "segment_of",
+]

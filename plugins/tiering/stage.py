@@ -1,0 +1,265 @@
+"""The ``tiering`` cycle stage: decide every customer's tier, with hysteresis, in SQL.
+
+After the features are materialized and before the rules run:
+
+1. record the feature-relevant settings when they changed (and then recompute the RFM
+   columns of this cycle's feature table with them);
+2. the **candidate** tier of every customer is the first tier of the list whose
+   condition holds (one ``CASE`` over the feature table);
+3. against the stored status (``tier_states`` as of the cycle) each customer gets an
+   **action**: ``initial`` (first tier), ``upgrade`` (a better candidate: at once),
+   ``downgrade`` (a worse candidate whose grace period has run out, or a tier with no
+   grace), ``pending`` (a worse candidate: the grace period starts now), ``retarget``
+   (still pending, now towards another tier), ``cancel`` (back at the tier's level: the
+   pending downgrade is dropped), ``reassigned`` (the stored tier is no longer in the
+   list) or ``same``;
+4. every action but ``same`` appends a ``tier_states`` row valid from the cycle's
+   instant, and every change of tier appends a ``tier_changed`` event
+   (``ref`` = the new tier, ``payload`` = ``{from, to, change}``, ``source_key`` =
+   ``tier_changed/<as_of>/<customer id>``, so a repeated cycle adds nothing);
+5. the tier columns of the feature table are refreshed from the stored status, with the
+   same SQL the tier features use anywhere else.
+
+A customer moving back and forth across a threshold is never downgraded: each cycle in
+which the candidate is back at the tier's level cancels the pending downgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    Integer,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    update,
+)
+
+from core.expr import to_sql
+from core.store.tables import Event, table_of
+from core.temp_tables import recreate, temp_table
+from core.vocabulary import CycleStage, Feature, FeatureType, StageContext
+from plugins.tiering.features import TIER_FEATURES, latest_states, tier_state_select
+from plugins.tiering.in_force import FeatureSettings, record_settings
+from plugins.tiering.rfm import RFM_FEATURES, compute_cuts, rfm_select
+from plugins.tiering.sql import integer, upsert
+from plugins.tiering.tables import tier_states
+from plugins.tiering.tiers import TiersSection, section_of
+
+events = table_of(Event)
+_SQL_TYPES: dict[FeatureType, Any] = {
+    FeatureType.NUMBER: Float,
+    FeatureType.STRING: String(64),
+    FeatureType.BOOLEAN: Boolean,
+}
+CHANGED = ("initial", "upgrade", "downgrade", "reassigned")
+EVENT_ACTIONS = ("upgrade", "downgrade", "reassigned")
+
+
+def decisions_table() -> Table:
+    return temp_table(
+        "tiering_decisions",
+        Column("customer_id", Integer, primary_key=True),
+        Column("old_tier", String(64)),
+        Column("old_since", BigInteger),
+        Column("old_previous", String(64)),
+        Column("old_change", String(16)),
+        Column("old_downgrade_to", String(64)),
+        Column("old_downgrade_at", BigInteger),
+        Column("candidate", String(64), nullable=False),
+        Column("action", String(16), nullable=False),
+        Column("grace", BigInteger, nullable=False),
+    )
+
+
+def _by_tier(tier: Any, values: Sequence[tuple[str, int]], default: Any) -> Any:
+    return case(*[(tier == name, integer(v)) for name, v in values], else_=default)
+
+
+def decide(conn: Connection, features: Table, section: TiersSection, as_of: int) -> Table:
+    """Fill the TEMP decisions table: each customer's candidate tier and action."""
+    columns = {c.name: c for c in features.columns}
+    levels = section.levels
+    conditions = section.conditions()
+    matches = [
+        (to_sql(expr, columns), index) for index, expr in enumerate(conditions) if expr is not None
+    ]
+    last = len(levels) - 1
+    candidate = case(
+        *[(sql, literal(levels[i].name)) for sql, i in matches], else_=literal(levels[last].name)
+    )
+    candidate_rank = case(*[(sql, integer(i)) for sql, i in matches], else_=integer(last))
+    state = latest_states(as_of)
+    ranks = [(level.name, i) for i, level in enumerate(levels)]
+    graces = [(level.name, section.grace_seconds(level)) for level in levels]
+    inner = (
+        select(
+            features.c.customer_id,
+            state.c.tier.label("old_tier"),
+            state.c.tier_since.label("old_since"),
+            state.c.previous_tier.label("old_previous"),
+            state.c.change.label("old_change"),
+            state.c.downgrade_to.label("old_downgrade_to"),
+            state.c.downgrade_at.label("old_downgrade_at"),
+            candidate.label("candidate"),
+            candidate_rank.label("candidate_rank"),
+            _by_tier(state.c.tier, ranks, null()).label("current_rank"),
+            _by_tier(state.c.tier, graces, integer(0)).label("grace"),
+        )
+        .select_from(features.outerjoin(state, state.c.customer_id == features.c.customer_id))
+        .subquery("tiering_inner")
+    )
+    d = inner.c
+    action = case(
+        (d.old_tier.is_(None), literal("initial")),
+        (d.current_rank.is_(None), literal("reassigned")),
+        (d.candidate_rank < d.current_rank, literal("upgrade")),
+        (
+            d.candidate_rank == d.current_rank,
+            case((d.old_downgrade_at.is_(None), literal("same")), else_=literal("cancel")),
+        ),
+        (and_(d.old_downgrade_at.is_(None), d.grace == 0), literal("downgrade")),
+        (d.old_downgrade_at <= as_of, literal("downgrade")),
+        (d.old_downgrade_at.is_(None), literal("pending")),
+        (d.old_downgrade_to == d.candidate, literal("same")),
+        else_=literal("retarget"),
+    )
+    table = decisions_table()
+    recreate(conn, table)
+    names = [c.name for c in table.columns]
+    rows = select(*[d[n] for n in names if n != "action"], action.label("action"))
+    conn.execute(insert(table).from_select([c.name for c in rows.selected_columns], rows))
+    return table
+
+
+def write_states(conn: Connection, d: Table, as_of: int, cycle_id: int | None) -> None:
+    """Append a ``tier_states`` row for every customer whose status changed."""
+    changed = d.c.action.in_(CHANGED)
+    pending = d.c.action.in_(("pending", "retarget"))
+    rows = select(
+        d.c.customer_id,
+        literal(as_of).label("valid_from"),
+        case((changed, d.c.candidate), else_=d.c.old_tier).label("tier"),
+        case((changed, literal(as_of)), else_=d.c.old_since).label("tier_since"),
+        case(
+            (d.c.action == "initial", null()), (changed, d.c.old_tier), else_=d.c.old_previous
+        ).label("previous_tier"),
+        case((changed, d.c.action), else_=d.c.old_change).label("change"),
+        case((pending, d.c.candidate)).label("downgrade_to"),
+        case(
+            (d.c.action == "pending", literal(as_of) + d.c.grace),
+            (d.c.action == "retarget", d.c.old_downgrade_at),
+        ).label("downgrade_at"),
+        literal(cycle_id, BigInteger()).label("cycle_id"),
+    ).where(d.c.action != "same")
+    statement = (
+        upsert(conn, tier_states)
+        .from_select([c.name for c in rows.selected_columns], rows)
+        .on_conflict_do_nothing(index_elements=["customer_id", "valid_from"])
+    )
+    conn.execute(statement)
+
+
+def write_events(conn: Connection, d: Table, as_of: int) -> None:
+    """A ``tier_changed`` event for every change of tier (not for a first tier)."""
+    build = "json_build_object" if conn.dialect.name == "postgresql" else "json_object"
+    payload = getattr(func, build)(
+        literal_column("'from'"),
+        d.c.old_tier,
+        literal_column("'to'"),
+        d.c.candidate,
+        literal_column("'change'"),
+        d.c.action,
+    )
+    rows = select(
+        d.c.customer_id,
+        literal("tier_changed").label("type"),
+        literal(as_of).label("occurred_at"),
+        d.c.candidate.label("ref"),
+        payload.label("payload"),
+        (literal(f"tier_changed/{as_of}/") + cast(d.c.customer_id, String)).label("source_key"),
+    ).where(d.c.action.in_(EVENT_ACTIONS))
+    statement = (
+        upsert(conn, events)
+        .from_select([c.name for c in rows.selected_columns], rows)
+        .on_conflict_do_nothing(index_elements=["source_key"])
+    )
+    conn.execute(statement)
+
+
+def refresh_columns(
+    conn: Connection, table: Table, source: Table, features: Sequence[Feature], *, reset: bool
+) -> None:
+    """Overwrite the feature table's columns of ``features`` from ``source`` (by customer).
+
+    ``source`` is a table keyed by customer id: SQLite joins an UPDATE ... FROM subquery
+    by scanning it once per row.
+    """
+    if reset:
+        conn.execute(update(table).values({f.name: f.default for f in features}))
+    values = {f.name: source.c[f.name] for f in features}
+    conn.execute(update(table).values(values).where(table.c.customer_id == source.c.customer_id))
+
+
+def temp_of(conn: Connection, name: str, query: Any, features: Sequence[Feature]) -> Table:
+    """``query`` (customer_id and the features' columns) in a TEMP table keyed by customer."""
+    table = temp_table(
+        name,
+        Column("customer_id", Integer, primary_key=True),
+        *(Column(f.name, _SQL_TYPES[f.type]) for f in features),
+    )
+    recreate(conn, table)
+    conn.execute(insert(table).from_select([c.name for c in query.selected_columns], query))
+    return table
+
+
+def run_tiering(stage: StageContext) -> dict[str, int]:
+    """Decide and store this cycle's tiers; return counts by action."""
+    conn, features, as_of = stage.conn, stage.features, stage.ctx.as_of
+    section = section_of(stage.rules)
+    settings = FeatureSettings.of(section)
+    if record_settings(conn, settings, as_of):
+        cuts = compute_cuts(conn, as_of, settings.rfm)
+        scores = temp_of(conn, "tiering_rfm", rfm_select(as_of, settings.rfm, cuts), RFM_FEATURES)
+        refresh_columns(conn, features, scores, RFM_FEATURES, reset=True)
+    d = decide(conn, features, section, as_of)
+    write_states(conn, d, as_of, stage.cycle_id)
+    write_events(conn, d, as_of)
+    query = tier_state_select(as_of, settings.priority_tiers)
+    refresh_columns(
+        conn,
+        features,
+        temp_of(conn, "tiering_tier_now", query, TIER_FEATURES),
+        TIER_FEATURES,
+        reset=False,
+    )
+    counts: dict[str, int] = {
+        str(action): int(n)
+        for action, n in conn.execute(select(d.c.action, func.count()).group_by(d.c.action))
+    }
+    return {action: counts.get(action, 0) for action in (*CHANGED, "pending", "cancel")}
+
+
+TIERING_STAGE = CycleStage(
+    name="tiering",
+    run=run_tiering,
+    description="Decide every customer's tier (first matching tier; upgrades at once, "
+    "downgrades after the grace period), store changes and tier_changed events.",
+)
+
+__all__ = ["TIERING_STAGE", "decide", "refresh_columns", "run_tiering"]

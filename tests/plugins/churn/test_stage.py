@@ -1,0 +1,64 @@
+"""The churn stage: periodic BG/NBD fits from the store, stored with their fit date."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import select
+
+from core.app import App
+from core.importing import import_events
+from core.store import Store
+from plugins.churn import bgnbd
+from plugins.churn.tables import model_fits
+from tests.cycle.conftest import add_customer, add_event, at
+from tests.plugins.churn.cdnow_data import PAPER, SAMPLE
+from tests.plugins.churn.conftest import cycle, features_of
+
+AppFactory = Callable[..., App]
+CALIBRATED = "1997-09-29T16:00:00"  # 30 September 1997, midnight in Asia/Shanghai
+
+
+def fits(store: Store) -> list[dict[str, float]]:
+    with store.begin() as conn:
+        rows = conn.execute(select(model_fits).order_by(model_fits.c.id)).mappings()
+        return [dict(r) for r in rows]
+
+
+def test_a_cycle_fits_the_cdnow_sample_like_the_paper_and_refits_weekly(
+    store: Store, churn_app: AppFactory
+) -> None:
+    app = churn_app()
+    report = import_events(store, SAMPLE, app.settings, app.registry.event_types.names(), "cdnow")
+    assert report.inserted == 6919
+    dry = cycle(app, CALIBRATED, dry_run=True)
+    assert (dry.stages["churn"]["fitted"], fits(store)) == (1, [])  # rolled back
+    first = cycle(app, CALIBRATED)
+    assert first.stages["churn"] == {"fitted": 1, "fit_customers": 2357, "settings_recorded": 0}
+    (fit,) = fits(store)
+    assert {name: round(fit[name], 3) for name in PAPER} == PAPER
+    assert (fit["as_of"], fit["cycle_id"], fit["n_repeat_customers"]) == (
+        at(CALIBRATED),
+        first.cycle_id,
+        946,
+    )
+    # this cycle's features already use the new fit (refreshed by the stage)
+    customer_1 = 1  # master id 00004: x = 2, t_x = 30.43, T = 38.86 weeks
+    assert features_of(app, CALIBRATED, [customer_1])[customer_1]["p_alive"] == pytest.approx(
+        float(bgnbd.p_alive(bgnbd.BgNbdParams(**PAPER), 2, 213 / 7, 272 / 7)), rel=2e-3
+    )
+    assert cycle(app, "1997-10-05T16:00:00").stages["churn"]["fitted"] == 0
+    assert cycle(app, "1997-10-06T16:00:00").stages["churn"]["fitted"] == 1  # 7 days on
+    assert [f["as_of"] for f in fits(store)] == [at(CALIBRATED), at("1997-10-06T16:00:00")]
+
+
+def test_no_fit_without_enough_repeat_buyers(store: Store, churn_app: AppFactory) -> None:
+    for i in range(5):
+        customer = add_customer(store, f"c{i}")
+        add_event(store, customer, "purchase", "2026-01-01T00:00:00", amount=100)
+        add_event(store, customer, "purchase", "2026-02-01T00:00:00", amount=100)
+    app = churn_app("churn:\n  min_repeat_customers: 6\n")
+    summary = cycle(app, "2026-03-01T00:00:00")
+    assert (summary.stages["churn"]["fitted"], fits(store)) == (0, [])
+    assert features_of(app, "2026-03-01T00:00:00", [1])[1]["p_alive"] is None

@@ -1,0 +1,48 @@
+"""The store creates and upgrades its own schema, and refuses a newer one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from core.errors import StoreError
+from core.store import Store, open_store
+from core.store.engine import SCHEMA_VERSION, ensure_schema, meta, schema_version
+
+
+def test_schema_is_created_with_every_table(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"customers", "events", "ledger", "cycles", "rule_runs", "patron_meta"} <= tables
+    with store.begin() as conn:
+        assert schema_version(conn) == SCHEMA_VERSION
+
+
+def test_opening_twice_changes_nothing(store: Store) -> None:
+    assert ensure_schema(store) == SCHEMA_VERSION
+    assert ensure_schema(store) == SCHEMA_VERSION
+
+
+def test_a_newer_store_is_refused(store: Store) -> None:
+    with store.begin() as conn:
+        conn.execute(meta.update().values(value=str(SCHEMA_VERSION + 1)))
+    with pytest.raises(
+        StoreError,
+        match=f"the store is at schema version {SCHEMA_VERSION + 1}, newer than this patron",
+    ):
+        ensure_schema(store)
+
+
+def test_password_is_masked_in_errors() -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store("postgresql+psycopg://patron:s3cret@127.0.0.1:1/nowhere")
+    assert "s3cret" not in str(caught.value)
+    assert str(caught.value).startswith(
+        "postgresql+psycopg://patron:***@127.0.0.1:1/nowhere: cannot open the store:"
+    )
+
+
+def test_unknown_driver(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="oracle://x: not a usable database URL"):
+        open_store("oracle://x")
