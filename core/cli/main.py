@@ -71,16 +71,25 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
 _plugin_manager: pluggy.PluginManager | None = None
 
 
-@click.group()
-def report() -> None:
-    """Reports over a period (plugins add their own: journeys, service ...)."""
-
-
 def _register_commands(pm: pluggy.PluginManager) -> None:
     """Core commands, then every plugin's (``patron_commands``, ``patron_report_commands``)."""
-    from core.cli import check, data, demo, info, running
+    from core.cli import (
+        backtest,
+        check,
+        data,
+        demo,
+        explain,
+        info,
+        render,
+        rules_list,
+        ruletest,
+        running,
+        schema,
+    )
+    from core.cli.report import report
 
-    for module in (check, data, info, running, demo):
+    modules = (check, data, info, running, demo, rules_list, explain, render)
+    for module in (*modules, ruletest, backtest, schema):
         for command in module.COMMANDS:
             cli.add_command(command)
     for commands in pm.hook.patron_commands():

@@ -155,7 +155,8 @@ def _kind_of_type(type_: TypeEngine[Any]) -> str | None:
         return BOOLEAN
     if isinstance(type_, String):
         return STRING
-    if isinstance(type_, Integer | Numeric):
+    # Float is not a Numeric subclass in every SQLAlchemy 2.x release; name both.
+    if isinstance(type_, Integer | Numeric | Float):
         return NUMBER
     return None
 
