@@ -277,7 +277,7 @@ def run_cycle(
             ).scalar_one()
             summary.feature_seconds = time.perf_counter() - started
             stage_ctx = StageContext(conn, ctx, features, rules, summary.cycle_id, dry_run)
-            for stage in registry.cycle_stages.items.values():  # registration order
+            for stage in registry.cycle_stages.items.values():  # ordered by `after`
                 summary.stages[stage.name] = stage.run(stage_ctx)
             for rule, due in plan:
                 if not due:

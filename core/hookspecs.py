@@ -107,7 +107,8 @@ def patron_template_dirs() -> list[Path]:
 def patron_cycle_stages() -> list[CycleStage]:
     """Contribute work run in every cycle after features, before rules (see CycleStage).
 
-    Stages run in plugin registration order, in the cycle's transaction.
+    Stages run in the cycle's transaction, each after the stages its ``after`` names
+    (``"*"``: after all others), otherwise in plugin registration order.
     """
     raise NotImplementedError
 

@@ -111,4 +111,45 @@ def build_registry(pm: pluggy.PluginManager, settings: Settings) -> Registry:
             add(item.name, item, owner)
     for _owner, path in _collect(pm, "patron_template_dirs", kwargs):
         reg.template_dirs.append(Path(path))
+    reg.cycle_stages.items = {
+        s.name: s for s in order_stages(list(reg.cycle_stages.items.values()))
+    }
     return reg
+
+
+def order_stages(stages: list[CycleStage]) -> list[CycleStage]:
+    """Stages in an order that honours every ``after`` (stable: registration order otherwise).
+
+    ``"*"`` puts a stage after every other one except those that say ``"*"`` too and
+    those that (through their own ``after``) must follow it. Raises PluginError naming
+    the stages when their ``after`` lists form a cycle.
+    """
+    names = {stage.name for stage in stages}
+    before = {
+        stage.name: {n for n in stage.after if n in names and n != stage.name} for stage in stages
+    }
+    for stage in stages:
+        if "*" in stage.after:
+            followers = _followers(stage.name, before)
+            last = {s.name for s in stages if "*" in s.after}
+            before[stage.name] |= names - last - followers
+    ordered: list[CycleStage] = []
+    done: set[str] = set()
+    while len(ordered) < len(stages):
+        ready = [s for s in stages if s.name not in done and before[s.name] <= done]
+        if not ready:
+            stuck = ", ".join(sorted(s.name for s in stages if s.name not in done))
+            raise PluginError(f"cycle stages must each run after another (a cycle): {stuck}")
+        ordered.append(ready[0])
+        done.add(ready[0].name)
+    return ordered
+
+
+def _followers(name: str, before: dict[str, set[str]]) -> set[str]:
+    """The stages that must run after ``name`` through explicit ``after`` names."""
+    found: set[str] = set()
+    frontier = {name}
+    while frontier:
+        frontier = {s for s, deps in before.items() if deps & frontier} - found
+        found |= frontier
+    return found

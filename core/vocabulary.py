@@ -204,11 +204,17 @@ class CycleStage:
     Examples: tiering stores tier changes (with hysteresis) and refreshes the ``tier``
     column of the feature table; journeys enroll customers and write the ledger rows of
     due steps. ``run`` returns a short summary (counts) printed with the cycle.
+
+    ``after`` names the stages that must run first when they are installed (a name
+    that is not installed is ignored, so plugins stay optional); ``"*"`` means after
+    every stage that does not itself say ``"*"``. Stages are otherwise run in
+    registration order.
     """
 
     name: str
     run: Callable[[StageContext], dict[str, int]]
     description: str = ""
+    after: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from core.config import Settings
 from core.errors import PluginError
 from core.hookspecs import hookimpl
 from core.plugins import make_plugin_manager, plugin_names
-from core.registry import build_registry
-from core.vocabulary import EventType, Feature, FeatureType
+from core.registry import Registry, build_registry, order_stages
+from core.vocabulary import CycleStage, EventType, Feature, FeatureType
 
 HOOKS = [
     name
@@ -108,3 +108,30 @@ def test_a_hook_that_returns_no_list(settings: Settings) -> None:
         PluginError, match="plugin 'broken': patron_event_types must return a list, got EventType"
     ):
         build_registry(pm, settings)
+
+
+def _stage(name: str, *after: str) -> CycleStage:
+    return CycleStage(name=name, run=lambda _ctx: {}, after=after)
+
+
+def test_stages_run_after_what_they_name_whatever_the_registration_order() -> None:
+    stages = [_stage("journeys", "*"), _stage("care", "tiering", "absent"), _stage("tiering")]
+    assert [s.name for s in order_stages(stages)] == ["tiering", "care", "journeys"]
+
+
+def test_stages_that_wait_for_each_other_are_a_plugin_error() -> None:
+    with pytest.raises(PluginError, match=r"a cycle\): a, b$"):
+        order_stages([_stage("a", "b"), _stage("b", "a"), _stage("c")])
+
+
+def test_the_shipped_stages_run_tiers_and_churn_before_care_and_journeys_last(
+    registry: Registry,
+) -> None:
+    names = list(registry.cycle_stages.items)
+    assert names[-1] == "journeys"
+    assert names.index("care-sla") > max(names.index("tiering"), names.index("churn"))
+
+
+def test_a_stage_that_names_a_last_stage_runs_after_it() -> None:
+    stages = [_stage("journeys", "*"), _stage("audit", "journeys"), _stage("tiering")]
+    assert [s.name for s in order_stages(stages)] == ["tiering", "journeys", "audit"]

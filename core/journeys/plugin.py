@@ -17,10 +17,7 @@ def patron_rule_sections() -> list[RuleSection]:
     return [JOURNEYS_SECTION]
 
 
-# tryfirst: pluggy lists tryfirst implementations last, and the registry keeps that
-# order, so the journeys stage runs after every other stage (tiers, churn refits) and
-# enrolls on their fresh values.
-@hookimpl(tryfirst=True)
+@hookimpl
 def patron_cycle_stages() -> list[CycleStage]:
     return [JOURNEYS_STAGE]
 

@@ -321,6 +321,7 @@ def run_journeys_stage(stage: StageContext) -> dict[str, int]:
 JOURNEYS_STAGE = CycleStage(
     name="journeys",
     run=run_journeys_stage,
+    after=("*",),  # enroll on the values every other stage (tiers, churn scores) refreshed
     description="Exits converted customers, enrolls new ones (recording treatment or holdout) "
     "and advances every journey, writing the ledger rows of due send steps.",
 )

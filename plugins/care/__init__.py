@@ -56,11 +56,8 @@ def patron_rule_sections() -> list[RuleSection]:
     ]
 
 
-@hookimpl(tryfirst=True)
+@hookimpl
 def patron_cycle_stages() -> list[CycleStage]:
-    """The SLA stage runs after the other plugins' stages (tryfirst puts this hook
-    implementation last in registration order), so a profile's ``when: tier == "vip"``
-    sees the tier the tiering stage assigned in this same cycle."""
     return [CARE_STAGE]
 
 

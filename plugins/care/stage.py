@@ -74,5 +74,7 @@ def run_care_stage(ctx: StageContext) -> dict[str, int]:
 CARE_STAGE = CycleStage(
     name="care-sla",
     run=run_care_stage,
+    # A profile's `when: tier == "vip"` sees the tier assigned in this same cycle.
+    after=("tiering", "churn"),
     description="Complaint tickets: SLA deadlines in business hours, escalation ladder.",
 )

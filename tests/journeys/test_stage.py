@@ -145,9 +145,9 @@ class CrashAfterJourneys:
             raise RuntimeError("power cut")
         return {}
 
-    @hookimpl(tryfirst=True)
+    @hookimpl
     def patron_cycle_stages(self) -> list[CycleStage]:
-        return [CycleStage("crash", self.run)]
+        return [CycleStage("crash", self.run, after=("journeys",))]
 
 
 def test_no_step_is_repeated_after_a_crash_or_a_rewound_state(
