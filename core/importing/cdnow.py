@@ -18,12 +18,10 @@ import datetime as dt
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from zoneinfo import ZoneInfo
 
 from core.errors import UserError
-from core.importing.readers import open_binary
+from core.importing.readers import Reader, open_binary
 
 MASTER_COLUMNS = 4
 SAMPLE_COLUMNS = 5
@@ -34,7 +32,7 @@ _DATE_CACHE_LIMIT = 100_000
 Purchase = tuple[str, int, int, int]
 
 
-class CdnowReader:
+class CdnowReader(Reader):
     """Streams the purchases of a CDNOW master or sample file."""
 
     def __init__(self, path: Path, zone: ZoneInfo) -> None:
@@ -106,17 +104,6 @@ class CdnowReader:
 
     def close(self) -> None:
         self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _cents(token: bytes) -> int:

@@ -34,6 +34,24 @@ _MIN_EPOCH_DIGITS = 9
 _MAX_EPOCH_SECONDS = 10**11
 
 
+class Reader:
+    """A row source that is its own context manager: leaving the block closes it."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class BadRow(ValueError):
     """A row (or one of its fields) is invalid; the message is the reason shown to the operator."""
 
@@ -64,7 +82,7 @@ def open_binary(path: Path) -> IO[bytes]:
         raise UserError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
 
 
-class CsvReader:
+class CsvReader(Reader):
     """A CSV file with a header row, UTF-8 with or without a byte-order mark."""
 
     def __init__(self, path: Path) -> None:
@@ -121,17 +139,6 @@ class CsvReader:
         self._text.close()
         self._binary.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def _first_non_utf8_line(path: Path) -> int:
     """The first line that is not UTF-8 (text is decoded in blocks, so the error cannot say)."""
@@ -148,7 +155,7 @@ def _utf8_text(binary: IO[bytes]) -> IO[str]:
     return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
 
 
-class JsonlReader:
+class JsonlReader(Reader):
     """JSON Lines: one JSON object per line; blank lines are skipped."""
 
     def __init__(self, path: Path) -> None:
@@ -182,17 +189,6 @@ class JsonlReader:
 
     def close(self) -> None:
         self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _json_kind(value: object) -> str:
