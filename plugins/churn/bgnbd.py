@@ -141,8 +141,8 @@ def fit(
 
     The parameters must be positive, so the search runs over ``log`` of each, which
     also evens out their scales. BFGS with the analytic gradient converges in a few
-    dozen evaluations; should it stop short, Nelder–Mead (no gradient) takes over from
-    where it stopped. Raises ValueError when there is nothing to fit.
+    dozen evaluations; should it stop short of a vanishing gradient, Nelder–Mead (no
+    gradient) takes over from where it stopped. Raises ValueError when there is nothing to fit.
     """
     x_arr, t_arr, T_arr = _arrays(x, t_x, T)
     w = np.ones_like(x_arr) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -155,7 +155,11 @@ def fit(
         _objective, start, args=data, jac=True, method="BFGS", options={"gtol": 1e-7}
     )
     iterations = int(best.nit)
-    if not best.success:
+    # BFGS reports "precision loss" when the line search cannot improve in the last
+    # digits, e.g. at an optimum where a and b run off to infinity together (nobody
+    # drops out); with a vanishing gradient that is the optimum, not a failure.
+    stationary = bool(np.all(np.isfinite(best.jac))) and float(np.max(np.abs(best.jac))) < 1e-5
+    if not (best.success or stationary):
         polish = optimize.minimize(
             lambda p: _objective(p, *data)[0],
             best.x,
@@ -169,7 +173,7 @@ def fit(
         params=params,
         log_likelihood=-float(best.fun) * total,
         customers=round(total),
-        converged=bool(best.success) and bool(np.all(np.isfinite(best.x))),
+        converged=bool(best.success or stationary) and bool(np.all(np.isfinite(best.x))),
         iterations=iterations,
         message=str(best.message),
     )

@@ -125,3 +125,17 @@ def test_the_analytic_gradient_matches_finite_differences() -> None:
         at = np.array(point)
         numeric = approx_fprime(at, lambda p: _objective(p, *data)[0], 1e-7)
         assert _objective(at, *data)[1] == pytest.approx(numeric, rel=1e-4, abs=1e-6)
+
+
+def test_a_base_where_nobody_drops_out_converges_without_a_fallback_search() -> None:
+    # Poisson buyers who never stop: the likelihood keeps rising as a and b grow
+    # together, BFGS ends with "precision loss" at a vanishing gradient, and that is
+    # the answer (P(alive) ~ 1 for everyone), not a reason for a slow polish.
+    rng = np.random.default_rng(7)
+    T = rng.uniform(10, 100, 5_000)
+    x = rng.poisson(0.3 * T)
+    t_x = np.where(x > 0, T - rng.exponential(1 / 0.3, T.size).clip(0, T), 0.0)
+    result = bgnbd.fit(x, t_x, T)
+    assert result.converged
+    assert result.iterations < 200
+    assert bgnbd.p_alive(result.params, x, t_x, T).min() > 0.9
