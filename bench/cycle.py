@@ -35,9 +35,9 @@ sys.path.insert(0, str(REPO))
 from bench.generate import BENCH_AS_OF, write_bench_files  # noqa: E402
 from core.app import build_app  # noqa: E402
 from core.config import Settings  # noqa: E402
-from core.cycle import run_cycle  # noqa: E402
+from core.cycle import CycleSummary, run_cycle  # noqa: E402
 from core.expr import Expr, evaluate, to_sql  # noqa: E402
-from core.expr.ast import Compare, Duration, Literal, Logical, Name  # noqa: E402
+from core.expr.ast import Compare, Duration, In, IsNull, Literal, Logical, Name, Not  # noqa: E402
 from core.features import materialize  # noqa: E402
 from core.importing import import_customers, import_events  # noqa: E402
 from core.rules import RuleDef  # noqa: E402
@@ -69,29 +69,58 @@ def _literal(node: Expr) -> str:
     return repr(node.value)
 
 
-def to_python(node: Expr) -> str:
-    """Python source for a condition of the shipped rules' shape (TRUE-match semantics)."""
+class _Dialect:
+    """How a peer writes null tests and names; the rest of the syntax is shared."""
+
+    def __init__(self, null: str, name: str, true: str, false: str) -> None:
+        self.null, self.name, self.true, self.false = null, name, true, false
+
+    def value(self, node: Expr) -> str:
+        if isinstance(node, Name):
+            return self.name.format(node.name)
+        text = _literal(node)
+        return {"True": self.true, "False": self.false, "None": self.null}.get(text, text)
+
+    def known(self, *nodes: Expr) -> str:
+        tests = [f"{self.value(n)} != {self.null}" for n in nodes if isinstance(n, Name)]
+        return " and ".join(tests) or self.true
+
+
+PYTHON = _Dialect("None", "r[{!r}]", "True", "False")
+RULE_ENGINE = _Dialect("null", "{}", "true", "false")
+
+
+def translate(node: Expr, d: _Dialect, truth: bool = True) -> str:
+    """A peer's condition that holds exactly where the patron condition is TRUE (or, with
+    ``truth=False``, FALSE): SQL's three-valued logic spelled out, so every peer selects
+    the same rows as the SQL WHERE clause."""
+    if isinstance(node, Not):
+        return translate(node.operand, d, not truth)
     if isinstance(node, Logical):
-        return f"({to_python(node.left)} {node.op} {to_python(node.right)})"
+        op = node.op if truth else ("or" if node.op == "and" else "and")
+        return f"({translate(node.left, d, truth)} {op} {translate(node.right, d, truth)})"
     if isinstance(node, Compare):
-        left, right = to_python(node.left), to_python(node.right)
-        return f"({left} is not None and {left} {node.op} {right})"
-    if isinstance(node, Name):
-        return f"r[{node.name!r}]"
-    return _literal(node)
+        test = f"{d.value(node.left)} {node.op} {d.value(node.right)}"
+        return f"({d.known(node.left, node.right)} and {'' if truth else 'not '}({test}))"
+    if isinstance(node, In):
+        items = "[" + ", ".join(d.value(i) for i in node.items) + "]"
+        inside = truth != node.negated
+        test = f"{d.value(node.operand)} in {items}"
+        return f"({d.known(node.operand)} and {'' if inside else 'not '}({test}))"
+    if isinstance(node, IsNull):
+        is_null = truth != node.negated
+        return f"({d.value(node.operand)} {'==' if is_null else '!='} {d.null})"
+    if isinstance(node, Name):  # a boolean feature
+        return f"({d.known(node)} and {'' if truth else 'not '}{d.value(node)})"
+    return d.value(node) if truth else f"(not {d.value(node)})"
+
+
+def to_python(node: Expr) -> str:
+    return translate(node, PYTHON)
 
 
 def to_rule_engine(node: Expr) -> str:
-    """rule-engine syntax for the same condition; comparisons guard against null like SQL does."""
-    if isinstance(node, Logical):
-        return f"({to_rule_engine(node.left)} {node.op} {to_rule_engine(node.right)})"
-    if isinstance(node, Compare):
-        left, right = to_rule_engine(node.left), to_rule_engine(node.right)
-        return f"({left} != null and {left} {node.op} {right})"
-    if isinstance(node, Name):
-        return node.name
-    value = _literal(node)
-    return {"True": "true", "False": "false", "None": "null"}.get(value, value)
+    return translate(node, RULE_ENGINE)
 
 
 # --- phases ----------------------------------------------------------------------------
@@ -178,6 +207,18 @@ def compare_evaluators(app: Any, rules: list[RuleDef], as_of: int, rows: int) ->
     )
 
 
+def print_breakdown(summary: CycleSummary) -> None:
+    """Where a cycle's time went: features, each plugin stage, the rules, ledger rows."""
+    rules_s = sum(o.seconds for o in summary.outcomes)
+    print(f"  features {summary.feature_seconds:.2f} s; {summary.new:,} new ledger rows")
+    print("  stages " + ", ".join(f"{n} {s:.2f} s" for n, s in summary.stage_seconds.items()))
+    slowest = sorted(summary.outcomes, key=lambda o: -o.seconds)[:6]
+    print(
+        f"  rules {rules_s:.2f} s; slowest: "
+        + ", ".join(f"{o.rule_id} {o.seconds:.2f} s ({o.new:,} new)" for o in slowest)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -234,10 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             "full cycle",
             lambda: run_cycle(app.store, app.registry, settings, rules, as_of, force=True),
         )
-        print(
-            f"  features {first.feature_seconds:.2f} s; {first.new:,} ledger rows; "
-            + ", ".join(f"{o.rule_id} {o.seconds:.2f}s" for o in first.outcomes)
-        )
+        print_breakdown(first)
 
         extra = max(1, report_e.inserted // 100)
         extra_path = base / "extra-events.csv"
@@ -257,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             "second cycle",
             lambda: run_cycle(app.store, app.registry, settings, rules, as_of + DAY, force=True),
         )
-        print(f"  features {second.feature_seconds:.2f} s; {second.new:,} new ledger rows")
+        print_breakdown(second)
         rss = peak_rss_mib()
         print(f"peak RSS through import and both cycles: {rss:,.0f} MiB")
 

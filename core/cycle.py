@@ -81,6 +81,7 @@ class CycleSummary:
     seconds: float = 0.0
     feature_seconds: float = 0.0
     stages: dict[str, dict[str, int]] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     skipped: str | None = None  # set when another process holds the cycle lock
 
     @property
@@ -278,7 +279,9 @@ def run_cycle(
             summary.feature_seconds = time.perf_counter() - started
             stage_ctx = StageContext(conn, ctx, features, rules, summary.cycle_id, dry_run)
             for stage in registry.cycle_stages.items.values():  # ordered by `after`
+                stage_started = time.perf_counter()
                 summary.stages[stage.name] = stage.run(stage_ctx)
+                summary.stage_seconds[stage.name] = time.perf_counter() - stage_started
             for rule, due in plan:
                 if not due:
                     summary.outcomes.append(RuleOutcome(rule.id, due=False))
