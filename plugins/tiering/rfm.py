@@ -25,9 +25,9 @@ bought before the window and ``prospect`` if they never bought.
 **How it is computed.** A score only grows with the value (with ``customer_id`` ties:
 with the pair value, customer id), so the ranking of the whole base comes down to four
 **cuts** per dimension: the smallest value (pair) that reaches each score 2–5. The cuts
-are computed once per instant and settings with window functions over the active base
-(:func:`compute_cuts`, one row) and kept in the process; every customer's scores are
-then a few comparisons of their own values with the cuts. So the cycle ranks the base
+are computed once per instant and settings from the active base's values (one SQL
+aggregation, then a sort per dimension: :func:`compute_cuts`) and kept in the process;
+every customer's scores are then a few comparisons of their own values with the cuts. So the cycle ranks the base
 once, and a delivery or ``explain`` for a few customers at the same instant reads only
 their events.
 """
@@ -38,8 +38,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select
-from sqlalchemy.sql.elements import ColumnElement
 
 from core.builtin.features import count_if, sum_if
 from core.store.tables import Event, table_of
@@ -97,76 +97,57 @@ def values_select(as_of: int, rfm: RfmSettings) -> Select[Any]:
     )
 
 
-def quintile(value: Any, ties: str, customer_id: Any) -> ColumnElement[Any]:
-    """The 1–5 score of ``value`` among all rows of the query (window functions)."""
-    one, two, five = integer(1), integer(2), integer(5)
-    n = func.count().over()
-    if ties == "customer_id":
-        position = func.row_number().over(order_by=(value, customer_id))
-        numerator: Any = five * (position - one)
-        denominator: Any = n
-    else:
-        rank = func.rank().over(order_by=value)
-        group = func.count().over(partition_by=value)
-        numerator = five * (two * (rank - one) + group - one)
-        denominator = two * n
-    return one + int_div(numerator, denominator)
-
-
-def cuts_select(as_of: int, rfm: RfmSettings) -> Select[Any]:
-    """One row: for each dimension and score k = 2..5, the value (and customer id) at which
-    the ranking of the active base first reaches k."""
-    values = (
-        values_select(as_of, rfm)
-        .having(
-            count_if(and_(ev.c.type == "purchase", ev.c.occurred_at > as_of - rfm.window_seconds))
-            > 0
-        )
-        .subquery("rfm_values")
+def active_values_select(as_of: int, rfm: RfmSettings) -> Select[Any]:
+    """Customer id and the three raw values of every customer in the active base."""
+    values = values_select(as_of, rfm).subquery("rfm_values")
+    return select(values.c.customer_id, *(values.c[dim] for dim in DIMENSIONS)).where(
+        values.c.active == 1
     )
-    scored = select(
-        values.c.customer_id,
-        *(values.c[dim] for dim in DIMENSIONS),
-        *(
-            quintile(values.c[dim], rfm.ties, values.c.customer_id).label(f"{dim}_score")
-            for dim in DIMENSIONS
-        ),
-    ).subquery("rfm_scored")
-    ranked = select(
-        scored,
-        *(
-            func.lag(scored.c[f"{dim}_score"])
-            .over(order_by=(scored.c[dim], scored.c.customer_id))
-            .label(f"{dim}_before")
-            for dim in DIMENSIONS
-        ),
-    ).subquery("rfm_ranked")
-    cuts: list[Any] = []
-    for dim in DIMENSIONS:
-        score, before = ranked.c[f"{dim}_score"], ranked.c[f"{dim}_before"]
+
+
+def cuts_of(values: Any, ids: Any, ties: str) -> list[tuple[int | None, int | None]]:
+    """The four cuts (scores 2–5) of one dimension, from the active base's values.
+
+    ``ties: customer_id``: the score of the 1-based place ``p`` in (value, customer id)
+    order is ``1 + 5 (p - 1) // n``, so score ``k`` is first reached at place
+    ``ceil((k - 1) n / 5) + 1``. Otherwise every value scores
+    ``1 + 5 (2 (rank - 1) + ties - 1) // (2 n)`` (rank: its first place; ties: how many
+    share it) and the cut of ``k`` is the smallest value scoring at least ``k``.
+    """
+    n = len(values)
+    cuts: list[tuple[int | None, int | None]] = []
+    if ties == "customer_id":
+        order = np.lexsort((ids, values))
         for k in range(2, 6):
-            first = and_(score >= k, or_(before.is_(None), before < k))
-            cuts.append(func.min(case((first, ranked.c[dim]))).label(f"{dim}_{k}"))
-            cuts.append(func.min(case((first, ranked.c.customer_id))).label(f"{dim}_{k}_id"))
-    return select(*cuts)
+            place = ((k - 1) * n + 4) // 5  # 0-based
+            cuts.append(
+                (int(values[order[place]]), int(ids[order[place]])) if place < n else (None, None)
+            )
+        return cuts
+    distinct, counts = np.unique(values, return_counts=True)
+    rank = np.cumsum(counts) - counts + 1
+    scores = 1 + (5 * (2 * (rank - 1) + counts - 1)) // max(2 * n, 1)
+    for k in range(2, 6):
+        reached = np.flatnonzero(scores >= k)
+        cuts.append((int(distinct[reached[0]]), None) if reached.size else (None, None))
+    return cuts
 
 
 def compute_cuts(conn: Connection, as_of: int, rfm: RfmSettings) -> Cuts:
-    """Rank the active base as of ``as_of`` (one query) and return its cuts."""
-    row = conn.execute(cuts_select(as_of, rfm)).mappings().one()
+    """Rank the active base as of ``as_of`` and return its cuts.
 
-    def whole(value: Any) -> int | None:
-        return None if value is None else int(value)
-
+    SQL aggregates the raw values (one scan of the events); the ranking is three sorts
+    in numpy, several times faster than window functions over the base in SQLite.
+    """
+    rows = conn.execute(active_values_select(as_of, rfm)).all()
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     return {
-        dim: [
-            (
-                whole(row[f"{dim}_{k}"]),
-                whole(row[f"{dim}_{k}_id"]) if rfm.ties == "customer_id" else None,
-            )
-            for k in range(2, 6)
-        ]
-        for dim in DIMENSIONS
+        dim: cuts_of(
+            np.fromiter((int(row[i + 1]) for row in rows), dtype=np.int64, count=len(rows)),
+            ids,
+            rfm.ties,
+        )
+        for i, dim in enumerate(DIMENSIONS)
     }
 
 

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from core.app import App
@@ -18,7 +21,7 @@ from core.config import Settings
 from core.importing.events import import_events
 from core.store import Customer, Store
 from core.store.tables import table_of
-from plugins.tiering.rfm import SEGMENT_GRID, SEGMENTS, segment_of
+from plugins.tiering.rfm import SEGMENT_GRID, SEGMENTS, cuts_of, segment_of
 from tests.cycle.conftest import add_customer, add_event, write_rules
 
 CDNOW = Path(__file__).parents[2] / "data" / "cdnow" / "CDNOW_sample.txt"
@@ -175,3 +178,27 @@ def test_cdnow_sample_matches_the_documented_method(
             assert max(histogram.values()) - min(histogram.values()) <= 1
         lapsed = sum(1 for cid in ids.values() if found[cid]["rfm_segment"] == "lapsed")
         assert lapsed + len(got) == 2357
+
+
+@given(
+    values=st.lists(st.integers(min_value=-3, max_value=6), max_size=40),
+    mode=st.sampled_from(["average", "customer_id"]),
+)
+def test_cuts_give_every_customer_the_documented_score(values: list[int], mode: str) -> None:
+    """Scoring by the cuts (what the SQL does per customer) equals ranking the whole base."""
+    ids = list(range(100, 100 + len(values)))
+    cuts = cuts_of(np.array(values, dtype=np.int64), np.array(ids, dtype=np.int64), mode)
+    names = [str(i) for i in ids]
+    expected = reference_scores(
+        {n: float(v) for n, v in zip(names, values, strict=True)},
+        mode,
+        {n: i for n, i in zip(names, ids, strict=True)},
+    )
+    for name, value, customer_id in zip(names, values, ids, strict=True):
+        reached = sum(
+            1
+            for cut, cut_id in cuts
+            if cut is not None
+            and (value >= cut if cut_id is None else (value, customer_id) >= (cut, cut_id))
+        )
+        assert 1 + reached == expected[name], (value, cuts)
