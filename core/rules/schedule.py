@@ -1,7 +1,12 @@
 """When a rule is evaluated: a 5-field cron expression or an interval such as ``every 15m``.
 
 Cron expressions are read by APScheduler 3 in the configured time zone, so
-``0 9 * * *`` means nine in the morning there, summer time included. Intervals
+``0 9 * * *`` means nine in the morning there, summer time included. The weekday
+field means what it means in crontab(5) — 0 and 7 are Sunday, 1 is Monday, names
+``mon``–``sun`` — and is translated to weekday names first: APScheduler's own
+numbering starts at 0 = Monday, so ``1-5`` handed to it unchanged would run Tuesday
+to Saturday. When both the day of the month and the weekday are restricted, both
+must hold (crontab would accept either). Intervals
 are exact durations counted from midnight, 1 January 2000 in that zone: ``every
 15m`` fires at :00, :15, :30 and :45, ``every 1d`` at midnight (at 01:00 during
 summer time in zones that have it).
@@ -49,7 +54,15 @@ class Schedule:
         if len(fields) != 5:
             raise ValueError(f"'{text}' {HELP}")
         try:
-            trigger = CronTrigger.from_crontab(stripped, timezone=zone)
+            minute, hour, day, month, weekday = fields
+            trigger = CronTrigger(
+                minute=minute,
+                hour=hour,
+                day=day,
+                month=month,
+                day_of_week=cron_weekdays(weekday),
+                timezone=zone,
+            )
         except ValueError as exc:
             raise ValueError(
                 f"'{text}' is not a valid cron expression: {_lower_first(exc)}"
@@ -96,6 +109,47 @@ class Schedule:
 
     def __str__(self) -> str:
         return self.text
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def cron_weekdays(text: str) -> str:
+    """A crontab weekday field (``1-5``, ``0,6``, ``*/2``, ``mon-fri``) as APScheduler
+    weekday names (``mon,tue,wed,thu,fri``); ``*`` stays ``*``."""
+    if text == "*":
+        return text
+    days: set[int] = set()
+    for part in text.split(","):
+        base, slash, step_text = part.partition("/")
+        step = int(step_text) if slash and step_text.isdigit() else 1
+        if slash and step < 1:
+            raise ValueError(f"weekday step '{part}' must be at least 1")
+        if slash and not step_text.isdigit():
+            raise ValueError(f"weekday step '{part}' is not a number")
+        if base == "*":
+            low, high = 0, 6
+        elif "-" in base:
+            first, _, last = base.partition("-")
+            low, high = _weekday(first), _weekday(last)
+        else:
+            low = _weekday(base)
+            high = 6 if slash else low  # "5/2": from Friday on, every second day
+        if low > high and high != 0:
+            raise ValueError(f"weekday range '{base}' runs backwards")
+        if high == 0 and low > 0:  # "5-0" or "fri-sun": Sunday written as the end
+            high = 7
+        days.update(day % 7 for day in range(low, high + 1, step))
+    return ",".join(_WEEKDAYS[day] for day in (1, 2, 3, 4, 5, 6, 0) if day in days)
+
+
+def _weekday(token: str) -> int:
+    if token.isdigit() and int(token) <= 7:
+        return int(token) % 7
+    name = token[:3].lower()
+    if name in _WEEKDAYS:
+        return _WEEKDAYS.index(name)
+    raise ValueError(f"'{token}' is not a weekday (0-7 with 0 and 7 Sunday, or mon-sun)")
 
 
 def _lower_first(exc: Exception) -> str:

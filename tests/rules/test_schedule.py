@@ -131,7 +131,7 @@ def test_a_cron_that_never_fires_again() -> None:
         ),
         (
             "0 9 * * xyz",
-            "'0 9 * * xyz' is not a valid cron expression: invalid weekday name \"xyz\"",
+            "'0 9 * * xyz' is not a valid cron expression: 'xyz' is not a weekday (0-7 with 0 and 7 Sunday, or mon-sun)",
         ),
         ("every 0m", "'every 0m' is not a valid interval: it must be longer than zero"),
         (
@@ -145,3 +145,31 @@ def test_parse_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError) as raised:
         Schedule.parse(text, SHANGHAI)
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("weekdays", "expected"),
+    [
+        ("1", ["Mon"]),
+        ("1-5", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
+        ("0", ["Sun"]),
+        ("7", ["Sun"]),
+        ("6,0", ["Sat", "Sun"]),
+        ("5-7", ["Fri", "Sat", "Sun"]),
+        ("mon-fri/2", ["Mon", "Wed", "Fri"]),
+        ("*/3", ["Sun", "Wed", "Sat"]),
+    ],
+)
+def test_weekdays_mean_what_they_mean_in_crontab(weekdays: str, expected: list[str]) -> None:
+    """APScheduler 3 numbers weekdays from 0 = Monday; rule files use crontab's 0 = Sunday."""
+    schedule = Schedule.parse(f"0 9 * * {weekdays}", SHANGHAI)
+    week = fires(schedule, at(2026, 11, 22, 12, zone=SHANGHAI), len(expected))  # a Sunday noon
+    names = sorted({dt.datetime.fromtimestamp(t, SHANGHAI).strftime("%a") for t in week})
+    assert names == sorted(expected)
+    assert all(dt.datetime.fromtimestamp(t, SHANGHAI).hour == 9 for t in week)
+
+
+@pytest.mark.parametrize("weekdays", ["8", "fry", "5-2", "*/x"])
+def test_bad_weekdays_are_refused(weekdays: str) -> None:
+    with pytest.raises(ValueError, match="is not a valid cron expression"):
+        Schedule.parse(f"0 9 * * {weekdays}", SHANGHAI)
