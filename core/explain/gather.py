@@ -57,7 +57,7 @@ def explain(
     """Why the customer ``external_id`` did or did not get each rule's messages."""
     selected = _select_rules(rules, rule_id)
     with store.engine.connect() as conn, conn.begin() as transaction:
-        person = _customer(conn, external_id)
+        person = find_customer(conn, external_id)
         ctx = FeatureContext(as_of=as_of, settings=settings, store=store)
         features = feature_rows(conn, registry, ctx, [person["id"]])[person["id"]]
         rows = _ledger_rows(conn, person["id"], as_of)
@@ -94,7 +94,8 @@ def _select_rules(rules: RuleSet, rule_id: str | None) -> list[RuleDef]:
     return [rule]
 
 
-def _customer(conn: Connection, external_id: str) -> dict[str, Any]:
+def find_customer(conn: Connection, external_id: str) -> dict[str, Any]:
+    """The customer row of ``external_id``; a UserError suggesting a near id otherwise."""
     row = conn.execute(select(customers).where(customers.c.external_id == external_id)).mappings()
     found = row.first()
     if found is not None:
