@@ -30,8 +30,15 @@ def display_name(path: Path) -> str:
     return path.as_posix()
 
 
+def is_rule_test(path: Path) -> bool:
+    """Whether ``path`` is a rule test file (``*.test.yaml`` / ``*.test.yml``)."""
+    return path.name.lower().endswith((".test.yaml", ".test.yml"))
+
+
 def rule_files(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
     """Every ``*.yaml``/``*.yml`` under the given files and folders, sorted, hidden ones skipped.
+
+    Rule tests (``*.test.yaml``, see ``patron test``) living beside the rules are not rules.
 
     A path that does not exist is a warning, not an error: a fresh installation has
     no rules yet.
@@ -44,6 +51,7 @@ def rule_files(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
                 p
                 for p in path.rglob("*")
                 if p.suffix.lower() in SUFFIXES
+                and not is_rule_test(p)
                 and p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
