@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.config import Settings
-from core.delivery.channels import build_channels
+from core.delivery.channels import address_field, build_channels
 from core.errors import ConfigError
 from core.registry import Registry
 from core.vocabulary import Channel, OutgoingMessage
@@ -30,10 +30,12 @@ class RecordingChannel:
         name: str,
         address_of: Callable[[dict[str, Any]], str | None],
         sent: list[OutgoingMessage],
+        address_field: str | None = None,
     ) -> None:
         self.name = name
         self._address_of = address_of
         self.sent = sent
+        self.address_field = address_field  # names the field in "no email address"
 
     def address_of(self, customer: dict[str, Any]) -> str | None:
         return self._address_of(customer)
@@ -61,13 +63,13 @@ def recording_channels(
     for name in registry.channels.names():
         real = configured.get(name)
         if real is not None:
-            lookup = real.address_of
-        else:
-            field = DEFAULT_ADDRESS.get(name, "email")
+            channels[name] = RecordingChannel(name, real.address_of, sent, address_field(real))
+            continue
+        field = DEFAULT_ADDRESS.get(name, "email")
 
-            def lookup(customer: dict[str, Any], field: str = field) -> str | None:
-                value = customer.get(field)
-                return str(value) if value else None
+        def lookup(customer: dict[str, Any], field: str = field) -> str | None:
+            value = customer.get(field)
+            return str(value) if value else None
 
-        channels[name] = RecordingChannel(name, lookup, sent)
+        channels[name] = RecordingChannel(name, lookup, sent, field)
     return channels

@@ -158,13 +158,13 @@ def fit(
     # BFGS reports "precision loss" when the line search cannot improve in the last
     # digits, e.g. at an optimum where a and b run off to infinity together (nobody
     # drops out); with a vanishing gradient that is the optimum, not a failure.
-    stationary = bool(np.all(np.isfinite(best.jac))) and float(np.max(np.abs(best.jac))) < 1e-5
+    stationary = bool(np.all(np.isfinite(best.jac))) and float(np.max(np.abs(best.jac))) < 1e-4
     if not (best.success or stationary):
         polish = optimize.minimize(
             lambda p: _objective(p, *data)[0],
             best.x,
             method="Nelder-Mead",
-            options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000},
+            options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 1000},
         )
         iterations += int(polish.nit)
         best = polish if polish.fun <= best.fun else best

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert, update
 
 from core.vocabulary import CycleStage, FeatureContext, FeatureSet, StageContext
 from plugins.churn import bgnbd
-from plugins.churn.model import ChurnModelFeatures, fit_in_force
+from plugins.churn.model import ChurnModelFeatures, fit_in_force, score
 from plugins.churn.risk import ChurnRisk
 from plugins.churn.settings import ChurnSettings, record_settings, settings_of
 from plugins.churn.stats import WEEK_DAYS, distinct_triples, fill_stats
@@ -57,8 +58,14 @@ def fit_model(
         initial=previous[0] if previous else None,
     )
     values = result.params.as_tuple()
-    if not all(v > 0 and v < float("inf") for v in values):
-        log.warning("churn: the BG/NBD fit did not give usable parameters: %s", result.message)
+    if not all(v > 0 and v < float("inf") for v in values) or not _scores_finite(result, triples):
+        log.warning(
+            "churn: the BG/NBD fit as of %s did not give usable parameters %s (%s); "
+            "the fit in force stays",
+            ctx.as_of,
+            values,
+            result.message,
+        )
         return None
     conn.execute(
         insert(model_fits).values(
@@ -74,6 +81,12 @@ def fit_model(
         )
     )
     return result
+
+
+def _scores_finite(result: bgnbd.FitResult, triples: list[tuple[int, int, int, int]]) -> bool:
+    """Whether the fit scores every buyer: on thin data (the first days of a history) a
+    fit can have usable-looking parameters and still give NaN expectations."""
+    return all(math.isfinite(value) for row in score(result.params, triples) for value in row[3:])
 
 
 def refresh(conn: Connection, table: Table, fset: FeatureSet, ctx: FeatureContext) -> None:

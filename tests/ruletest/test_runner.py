@@ -68,7 +68,7 @@ def test_a_passing_file(folder: Path, settings: Settings) -> None:
             messages:
               - {rule: thanks, customer: ann, contains: [Thanks, Ann]}
             suppressed:
-              - {rule: thanks, customer: bo, reason: no address}
+              - {rule: thanks, customer: bo, reason: no email address}
           - at: "2026-11-22T12:00"
             not_fires: {thanks: [ann, bo]}
         """,
