@@ -53,7 +53,7 @@ def show_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
-Duration = Annotated[int, BeforeValidator(parse_duration)]
+Duration = Annotated[int, BeforeValidator(parse_duration, json_schema_input_type=str | int)]
 """Seconds, written in YAML as ``90s``, ``30m``, ``12h``, ``7d`` or ``2w``."""
 
 _CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]):([0-5]\d)")
@@ -141,6 +141,12 @@ class ConsentSettings(BaseModel):
     opt_in: list[Literal["care", "marketing", "loyalty"]] = Field(default_factory=list)
 
 
+# "21:00-08:00" or {start: ..., end: ...}: the model reads both; the schema says so.
+QuietHoursInput = Annotated[
+    QuietHours, BeforeValidator(lambda value: value, json_schema_input_type=str | QuietHours)
+]
+
+
 class DeliverySettings(BaseModel):
     """``delivery:`` in patron.yaml: the outbox worker and the send-time guards."""
 
@@ -166,7 +172,7 @@ class DeliverySettings(BaseModel):
     poll_interval: Duration = Field(default=2, ge=1, description="Daemon: idle wait.")
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
     caps: list[FrequencyCap] = Field(default_factory=list)
-    quiet_hours: dict[str, QuietHours] = Field(
+    quiet_hours: dict[str, QuietHoursInput] = Field(
         default_factory=dict, description="Per channel: 'sms: 21:00-08:00' (customer's zone)."
     )
     blast_radius: BlastRadius | None = Field(default_factory=BlastRadius)

@@ -79,7 +79,9 @@ def _as_list(value: Any) -> Any:
 
 
 Duration = Annotated[str, BeforeValidator(_duration)]
-Names = Annotated[list[str] | None, BeforeValidator(_as_list)]
+Names = Annotated[
+    list[str] | None, BeforeValidator(_as_list, json_schema_input_type=str | list[str] | None)
+]
 
 
 def work_period(text: str) -> tuple[int, int]:
@@ -167,10 +169,12 @@ class CalendarModel(BaseModel):
         min_length=1,
         description="Working weekdays.",
     )
-    hours: Annotated[list[str], BeforeValidator(_hours)] = Field(
-        default_factory=lambda: ["09:00-18:00"],
-        min_length=1,
-        description="Working periods of a working day, e.g. ['09:00-12:00', '13:00-18:00'].",
+    hours: Annotated[list[str], BeforeValidator(_hours, json_schema_input_type=str | list[str])] = (
+        Field(
+            default_factory=lambda: ["09:00-18:00"],
+            min_length=1,
+            description="Working periods of a working day, e.g. ['09:00-12:00', '13:00-18:00'].",
+        )
     )
     holidays: str | None = Field(
         default=None,
