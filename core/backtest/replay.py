@@ -21,9 +21,7 @@ from sqlalchemy import insert, select
 
 from core.app import App, build_app
 from core.config import Settings
-from core.cycle import run_cycle
-from core.delivery import deliver
-from core.delivery.recording import recording_channels
+from core.delivery.recording import cycle_then_deliver, recording_channels
 from core.rules import RuleSet
 from core.store import Customer, Event, Store
 from core.store.tables import table_of
@@ -76,20 +74,10 @@ def _copy(source: Store, target: Store) -> None:
 def replay(app: App, rules: RuleSet, window: Window, progress: Progress | None = None) -> int:
     """Run a cycle and a delivery at every instant of ``window``; return messages recorded."""
     instants = window.instants()
-    descriptions = {r.id: r.description for r in rules.rules}
     recorded: list[OutgoingMessage] = []
     channels = recording_channels(app.registry, app.settings, recorded)
     for done, as_of in enumerate(instants, 1):
-        run_cycle(app.store, app.registry, app.settings, rules, as_of, clock=lambda t=as_of: t)
-        deliver(
-            app.store,
-            app.registry,
-            app.settings,
-            app.catalog,
-            now=as_of,
-            channels=channels,
-            rule_descriptions=descriptions,
-        )
+        cycle_then_deliver(app, rules, as_of, channels)
         if progress is not None:
             progress(done, len(instants))
     return len(recorded)

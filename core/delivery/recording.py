@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.config import Settings
+from core.cycle import CycleSummary, run_cycle
 from core.delivery.channels import address_field, build_channels
+from core.delivery.outbox import deliver
 from core.errors import ConfigError
 from core.registry import Registry
 from core.vocabulary import Channel, OutgoingMessage
@@ -73,3 +75,23 @@ def recording_channels(
 
         channels[name] = RecordingChannel(name, lookup, sent, field)
     return channels
+
+
+def cycle_then_deliver(
+    app: Any, rules: Any, as_of: int, channels: Mapping[str, Channel]
+) -> CycleSummary:
+    """What ``patron run --once`` does at ``as_of``, with the given (recording) channels:
+    a cycle (schedules decide which rules are due), then a delivery run."""
+    summary = run_cycle(
+        app.store, app.registry, app.settings, rules, as_of, pm=app.pm, clock=lambda: as_of
+    )
+    deliver(
+        app.store,
+        app.registry,
+        app.settings,
+        app.catalog,
+        now=as_of,
+        channels=channels,
+        rule_descriptions={r.id: r.description for r in rules.rules},
+    )
+    return summary

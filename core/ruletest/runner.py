@@ -19,9 +19,7 @@ from sqlalchemy import select
 
 from core.app import App, build_app
 from core.config import Settings
-from core.cycle import run_cycle
-from core.delivery import deliver
-from core.delivery.recording import recording_channels
+from core.delivery.recording import cycle_then_deliver, recording_channels
 from core.errors import Problem, UserError
 from core.importing import import_customers, import_events
 from core.rules.model import schema_errors
@@ -228,16 +226,8 @@ def _load_data(
 
 def _run_step(app: App, rules: Any, as_of: int) -> StepOutcome:
     sent: list[OutgoingMessage] = []
-    summary = run_cycle(app.store, app.registry, app.settings, rules, as_of, pm=app.pm)
-    deliver(
-        app.store,
-        app.registry,
-        app.settings,
-        app.catalog,
-        now=as_of,
-        channels=recording_channels(app.registry, app.settings, sent),
-        rule_descriptions={r.id: r.description for r in rules.rules},
-    )
+    channels = recording_channels(app.registry, app.settings, sent)
+    summary = cycle_then_deliver(app, rules, as_of, channels)
     fired: dict[str, set[str]] = {}
     suppressed: dict[tuple[str, str], list[str]] = {}
     query = (

@@ -13,7 +13,14 @@ from core.cli.main import main
 from core.config import Settings
 from core.cycle import run_cycle
 from core.store import Store
-from tests.cycle.conftest import add_customer, add_event, at, write_rules, write_template
+from tests.cycle.conftest import (
+    add_customer,
+    add_event,
+    at,
+    write_config,
+    write_rules,
+    write_template,
+)
 
 DAY = 86400
 RULES = """\
@@ -109,12 +116,7 @@ def test_the_command(
     write_template(settings, "care/hello", "en", "Hello {{ customer.name }}", "Hi!")
     ann = add_customer(sqlite_store, "ann", name="Ann", email="ann@example.com", locale="en")
     add_event(sqlite_store, ann, "purchase", "2026-03-02T02:00:00", amount=100)
-    config = settings.base_dir / "patron.yaml"
-    config.write_text(
-        f"database_url: {settings.database_url}\nrule_paths: [{settings.rule_dirs[0]}]\n"
-        f"template_paths: [{settings.template_dirs[0]}]\n",
-        encoding="utf-8",
-    )
+    config = write_config(settings)
     out_csv = tmp_path / "counts.csv"
     argv = ["-c", str(config), "backtest", "--from", "2026-03-01", "--to", "2026-03-10"]
     assert main([*argv, "--by", "day", "--csv", str(out_csv)]) == 0

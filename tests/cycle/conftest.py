@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,6 +57,17 @@ def write_rules(settings: Settings, text: str, name: str = "rules.yaml") -> None
     folder = settings.rule_dirs[0]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def write_config(settings: Settings, extra: str = "") -> Path:
+    """A patron.yaml naming the settings' store, rules and templates (for CLI tests)."""
+    config = settings.base_dir / "patron.yaml"
+    config.write_text(
+        f"database_url: {settings.database_url}\nrule_paths: [{settings.rule_dirs[0]}]\n"
+        f"template_paths: [{settings.template_dirs[0]}]\n{extra}",
+        encoding="utf-8",
+    )
+    return config
 
 
 def write_template(settings: Settings, name: str, locale: str, subject: str, body: str) -> None:

@@ -21,7 +21,14 @@ from core.delivery import deliver
 from core.reporting import build_report, render_html, render_text
 from core.reporting.render import as_document
 from core.store import Store
-from tests.cycle.conftest import add_customer, add_event, at, write_rules, write_template
+from tests.cycle.conftest import (
+    add_customer,
+    add_event,
+    at,
+    write_config,
+    write_rules,
+    write_template,
+)
 
 RULES = """\
 rules:
@@ -154,12 +161,7 @@ def test_the_command_and_the_plugin_reports(
 ) -> None:
     write_rules(settings, RULES)
     write_template(settings, "care/hello", "en", "Hello", "Hi!")
-    config = settings.base_dir / "patron.yaml"
-    config.write_text(
-        f"database_url: {settings.database_url}\nrule_paths: [{settings.rule_dirs[0]}]\n"
-        f"template_paths: [{settings.template_dirs[0]}]\n",
-        encoding="utf-8",
-    )
+    config = write_config(settings)
     html = tmp_path / "r.html"
     argv = ["-c", str(config), "report", "--from", "2026-11-01", "--to", "2026-11-23"]
     assert main([*argv, "--json", "--html", str(html)]) == 0

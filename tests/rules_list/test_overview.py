@@ -14,7 +14,14 @@ from core.cycle import run_cycle
 from core.delivery import deliver
 from core.rules_overview import overview
 from core.store import Store
-from tests.cycle.conftest import add_customer, add_event, at, write_rules, write_template
+from tests.cycle.conftest import (
+    add_customer,
+    add_event,
+    at,
+    write_config,
+    write_rules,
+    write_template,
+)
 
 RULES = """\
 rules:
@@ -71,12 +78,7 @@ def test_the_command_lists_every_rule(
 ) -> None:
     write_rules(settings, RULES)
     write_template(settings, "care/hello", "en", "Hello", "Hi!")
-    config = settings.base_dir / "patron.yaml"
-    config.write_text(
-        f"database_url: {settings.database_url}\nrule_paths: [{settings.rule_dirs[0]}]\n"
-        f"template_paths: [{settings.template_dirs[0]}]\n",
-        encoding="utf-8",
-    )
+    config = write_config(settings)
     assert main(["-c", str(config), "rules"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:4] == ["rule", "on", "category", "schedule"]

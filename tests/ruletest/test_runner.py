@@ -10,7 +10,7 @@ import pytest
 from core.cli.main import main
 from core.config import Settings
 from core.ruletest import run_file
-from tests.cycle.conftest import write_rules, write_template
+from tests.cycle.conftest import write_config, write_rules, write_template
 
 RULES = """\
 rules:
@@ -145,12 +145,7 @@ def test_the_command_and_the_rule_loader(
     folder: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(folder, 'steps:\n  - at: "2026-11-21T12:00"\n    fires: {thanks: [ann]}\n')
-    config = settings.base_dir / "patron.yaml"
-    config.write_text(
-        f"database_url: {settings.database_url}\nrule_paths: [{settings.rule_dirs[0]}]\n"
-        f"template_paths: [{settings.template_dirs[0]}]\n",
-        encoding="utf-8",
-    )
+    config = write_config(settings)
     assert main(["-c", str(config), "check"]) == 0  # the test file is not read as rules
     capsys.readouterr()
     assert main(["-c", str(config), "test"]) == 1
