@@ -56,10 +56,12 @@ def tally(store: Store, zone: ZoneInfo, bucket: str) -> Tally:
         ledger.c.suppressed_reason,
         customers.c.external_id,
     ).join(customers, customers.c.id == ledger.c.customer_id)
+    firings: set[tuple[str, str, int]] = set()  # a firing: (rule, customer, instant)
     with store.engine.connect() as conn:
-        for rule, created, index, status, reason, customer in conn.execute(query):
+        for rule, created, _index, status, reason, customer in conn.execute(query):
             key = (rule, period_of(created, zone, bucket))
-            if index == 0:
+            if (rule, customer, created) not in firings:  # its actions, or a journey step
+                firings.add((rule, customer, created))
                 found.fired[key] += 1
                 found.who[rule].add(customer)
             outcome = f"suppressed: {reason}" if status == "suppressed" else status

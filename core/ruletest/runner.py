@@ -244,9 +244,10 @@ def _run_step(app: App, rules: Any, as_of: int) -> StepOutcome:
     if summary.cycle_id is not None:
         query = query.where(ledger.c.cycle_id == summary.cycle_id)
     with app.store.engine.connect() as conn:
-        for rule_id, customer, status, reason, action_index in conn.execute(query):
-            if action_index == 0:
-                fired.setdefault(rule_id, set()).add(customer)
+        # every ledger row of the instant counts: a rule's actions share their firing,
+        # and a journey writes one row per step it reaches
+        for rule_id, customer, status, reason, _action_index in conn.execute(query):
+            fired.setdefault(rule_id, set()).add(customer)
             if status == "suppressed":
                 suppressed.setdefault((rule_id, customer), []).append(reason or "")
     messages: dict[tuple[str, str], list[OutgoingMessage]] = {}
