@@ -225,7 +225,12 @@ def expected_purchases(
             -np.expm1((a - 1) * log_one_minus_z + np.log(np.where(hyp > 0, hyp, 1.0))),
             1.0 - np.exp((a - 1) * log_one_minus_z) * hyp,
         )
-    expected: Array = (c / (a - 1)) * tail * p_alive(params, x_arr, tx_arr, T_arr)
+    alive = p_alive(params, x_arr, tx_arr, T_arr)
+    expected: Array = (c / (a - 1)) * tail * alive
+    # When a and b are huge (a base where almost nobody drops out), 2F1 overflows; the
+    # model is then the NBD without dropout, whose expectation is (r + x) t / (α + T).
+    limit = (r + x_arr) * t_arr / (alpha + T_arr) * alive
+    expected = np.where(np.isfinite(expected), expected, limit)
     return np.where(t_arr > 0, expected, 0.0)
 
 

@@ -139,3 +139,13 @@ def test_a_base_where_nobody_drops_out_converges_without_a_fallback_search() -> 
     assert result.converged
     assert result.iterations < 200
     assert bgnbd.p_alive(result.params, x, t_x, T).min() > 0.9
+
+
+def test_huge_a_and_b_fall_back_to_the_no_dropout_expectation() -> None:
+    # Fitted on a base where nobody drops out: a, b run off to 1e5 and 1e7.
+    params = bgnbd.BgNbdParams(0.98, 9.95, 3.5e5, 2.2e7)
+    x, t_x, T = np.array([0, 3, 10]), np.array([0.0, 20.0, 40.0]), np.array([5.0, 30.0, 45.0])
+    expected = bgnbd.expected_purchases(params, 13.0, x, t_x, T)
+    assert np.all(np.isfinite(expected))
+    no_dropout = (0.98 + x) * 13.0 / (9.95 + T) * bgnbd.p_alive(params, x, t_x, T)
+    assert expected == pytest.approx(no_dropout, rel=1e-3)
