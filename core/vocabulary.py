@@ -224,6 +224,9 @@ class EventType:
     name: str
     description: str
     uses: Sequence[str] = field(default=())  # which of amount / value / ref it carries
+    # Written by a cycle stage from other facts (a tier change), not a fact from outside:
+    # a replay of history derives these again instead of copying them.
+    derived: bool = False
 
 
 @dataclass

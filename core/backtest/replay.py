@@ -2,7 +2,10 @@
 
 The scratch store (a temporary SQLite file) gets a copy of the customers and events of
 the real store — read in chunks, from SQLite or PostgreSQL alike — and nothing else: an
-empty ledger, no journey or tier history. Then, at every step instant, the same two
+empty ledger, no journey or tier history. Events a stage derives (``tier_changed``,
+any event type registered with ``derived=True``) are left behind too: the replay's own
+stages derive them again at the instants they happen, instead of seeing the real
+store's copies from its later cycles. Then, at every step instant, the same two
 calls as ``patron run --once``: a cycle (rules evaluated when their schedule is due,
 once_per windows, tier and churn stages, journeys with their holdouts) and a delivery
 run whose channels record instead of sending (consent, caps and quiet hours decide as
@@ -54,19 +57,21 @@ def scratch_copy(source: Store, settings: Settings) -> Iterator[App]:
         )
         app = build_app(settings=scratch)
         try:
-            _copy(source, app.store)
+            derived = [t.name for t in app.registry.event_types.items.values() if t.derived]
+            _copy(source, app.store, derived)
             yield app
         finally:
             app.close()
 
 
-def _copy(source: Store, target: Store) -> None:
+def _copy(source: Store, target: Store, derived_types: list[str]) -> None:
     for model in (Customer, Event):
         table = table_of(model)
+        query = select(table).order_by(table.c.id)
+        if model is Event and derived_types:
+            query = query.where(table.c.type.not_in(derived_types))
         with source.engine.connect() as read, target.begin() as write:
-            rows = read.execution_options(stream_results=True, yield_per=CHUNK).execute(
-                select(table).order_by(table.c.id)
-            )
+            rows = read.execution_options(stream_results=True, yield_per=CHUNK).execute(query)
             for chunk in rows.mappings().partitions(CHUNK):
                 write.execute(insert(table), [dict(row) for row in chunk])
 

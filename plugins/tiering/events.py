@@ -10,6 +10,7 @@ TIERING_EVENT_TYPES = [
         "The customer's tier changed (written by the tiering stage): ref is the new tier, "
         "payload {from, to, change}.",
         ("ref",),
+        derived=True,
     ),
     EventType(
         "points_redeemed",

@@ -124,3 +124,14 @@ def test_the_command(
     assert out.startswith("thanks: fired 1\n  2026-03-05 1\n  sent 1\n")
     assert out_csv.read_text(encoding="utf-8") == "rule,period,fired,sent\nthanks,2026-03-05,1,1\n"
     assert main([*argv, "--step", "2x"]) == 2
+
+
+def test_events_a_stage_derived_are_derived_again_not_copied(app: App) -> None:
+    # A tier change the real store's later cycles recorded (as the tiering stage writes
+    # it) must not be visible to a replay of March: the replay derives its own.
+    ann = 1
+    add_event(app.store, ann, "tier_changed", "2026-03-20T02:00:00", ref="vip")
+    with scratch_copy(app.store, app.settings) as scratch:
+        with scratch.store.engine.connect() as conn:
+            types = conn.exec_driver_sql("SELECT type FROM events ORDER BY id").scalars().all()
+    assert types == ["purchase"] * 4
