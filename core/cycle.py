@@ -1,7 +1,8 @@
 """One cycle: every due rule evaluated against every customer, as of one instant.
 
 1. features   all feature sets into the connection's TEMP ``patron_features`` table
-2. evaluate   per rule, its compiled ``when`` selects matching customer ids into TEMP
+2. evaluate   every due rule's compiled ``when`` in one pass over the feature table
+              (:mod:`core.matching`); per rule, its customers go into TEMP
               ``patron_matches`` (no customer passes through Python)
 3. ledger     per action, ``INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING``;
               a ``once_per`` duration also excludes customers fired within the window
@@ -38,8 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.config import Settings
-from core.expr import to_sql
 from core.features import materialize
+from core.matching import RuleMatches
 from core.registry import Registry
 from core.rules import RuleDef, RuleSet
 from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
@@ -125,6 +126,7 @@ def _evaluate_rule(
     conn: Connection,
     rule: RuleDef,
     features: Table,
+    matching: RuleMatches,
     settings: Settings,
     as_of: int,
     cycle_id: int | None,
@@ -134,12 +136,7 @@ def _evaluate_rule(
     outcome = RuleOutcome(rule.id, due=True)
     matches = matches_table()
     recreate(conn, matches)
-    predicate = to_sql(rule.condition, {c.name: c for c in features.columns})
-    conn.execute(
-        insert(matches).from_select(
-            ["customer_id"], select(features.c.customer_id).where(predicate)
-        )
-    )
+    conn.execute(insert(matches).from_select(["customer_id"], matching.customers(rule)))
     outcome.matched = conn.execute(select(func.count()).select_from(matches)).scalar_one()
     if not outcome.matched:
         return outcome
@@ -160,6 +157,21 @@ def _evaluate_rule(
                 )
             )
         )
+    # Customers this rule already fired for in this period go before any key is built:
+    # probing the (rule, customer) index is far cheaper than building every matched
+    # customer's idempotency keys and letting each action's insert conflict on them.
+    # The UNIQUE key stays the guarantee; this only spares the work.
+    fired = ledger.alias("fired")
+    conn.execute(
+        matches.delete().where(
+            exists().where(
+                fired.c.rule_id == rule.id,
+                fired.c.customer_id == matches.c.customer_id,
+                fired.c.period == period,
+                fired.c.action_index == 0,
+            )
+        )
+    )
     fresh = [true()]  # SQLite needs a WHERE on INSERT ... SELECT ... ON CONFLICT
 
     def key(index: int) -> Any:
@@ -282,13 +294,22 @@ def run_cycle(
                 stage_started = time.perf_counter()
                 summary.stages[stage.name] = stage.run(stage_ctx)
                 summary.stage_seconds[stage.name] = time.perf_counter() - stage_started
+            matching = RuleMatches(conn, features, [rule for rule, due in plan if due])
             for rule, due in plan:
                 if not due:
                     summary.outcomes.append(RuleOutcome(rule.id, due=False))
                     continue
                 rule_started = time.perf_counter()
                 outcome = _evaluate_rule(
-                    conn, rule, features, settings, as_of, summary.cycle_id, dry_run, sample_size
+                    conn,
+                    rule,
+                    features,
+                    matching,
+                    settings,
+                    as_of,
+                    summary.cycle_id,
+                    dry_run,
+                    sample_size,
                 )
                 outcome.seconds = time.perf_counter() - rule_started
                 summary.outcomes.append(outcome)

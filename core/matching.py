@@ -1,0 +1,78 @@
+"""Which customers each due rule's condition selects, for all rules in one pass.
+
+A cycle evaluates every due rule against the same feature table. Scanning that wide
+table once per rule costs a full decode of every row per rule; instead one
+``INSERT ... SELECT`` evaluates all conditions per row and stores, per customer who
+matches anything, a bit mask of the rules matched (62 rules per mask word, so the
+value fits a signed 64-bit integer on every backend). Each rule then reads its
+customers from that narrow table. A condition that is NULL (unknown) does not match,
+exactly as in a ``WHERE`` clause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    Select,
+    Table,
+    case,
+    insert,
+    literal,
+    select,
+)
+
+from core.expr import to_sql
+from core.rules import RuleDef
+from core.temp_tables import recreate, temp_table
+
+BITS_PER_WORD = 62
+
+
+def masks_table() -> Table:
+    return temp_table(
+        "patron_rule_masks",
+        Column("word", Integer, primary_key=True),
+        Column("customer_id", Integer, primary_key=True),
+        Column("mask", BigInteger, nullable=False),
+    )
+
+
+class RuleMatches:
+    """The matches of a fixed list of rules over one feature table, computed up front."""
+
+    def __init__(self, conn: Connection, features: Table, rules: Sequence[RuleDef]) -> None:
+        self._position = {rule.id: index for index, rule in enumerate(rules)}
+        self.table = masks_table()
+        recreate(conn, self.table)
+        columns = {c.name: c for c in features.columns}
+        for word, start in enumerate(range(0, len(rules), BITS_PER_WORD)):
+            chunk = rules[start : start + BITS_PER_WORD]
+            mask: Any = literal(0, BigInteger)
+            for bit, rule in enumerate(chunk):
+                matched = to_sql(rule.condition, columns)
+                mask = mask + case((matched, literal(1 << bit, BigInteger)), else_=0)
+            rows = select(
+                literal(word).label("word"), features.c.customer_id, mask.label("mask")
+            ).subquery("rule_masks")
+            conn.execute(
+                insert(self.table).from_select(
+                    ["word", "customer_id", "mask"], select(rows).where(rows.c.mask != 0)
+                )
+            )
+
+    def customers(self, rule: RuleDef) -> Select[Any]:
+        """SELECT of the customer ids whose features satisfy ``rule``'s condition."""
+        word, bit = divmod(self._position[rule.id], BITS_PER_WORD)
+        table = self.table
+        return select(table.c.customer_id).where(
+            table.c.word == word, table.c.mask.op("&")(literal(1 << bit, BigInteger)) != 0
+        )
+
+
+__all__ = ["BITS_PER_WORD", "RuleMatches", "masks_table"]
