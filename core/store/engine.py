@@ -15,13 +15,24 @@ from sqlmodel import SQLModel
 from core.errors import StoreError
 from core.store import tables
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 meta = tables.table_of(tables.Meta)
 
 # Upgrades from version N-1 to N, applied in order by ensure_schema(). Version 1 is the
 # initial create_all; add (2, fn) here when a table changes, never edit a released step.
 Migration = Callable[[Connection], None]
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _ledger_cycle_rule_index(conn: Connection) -> None:
+    """2: the ledger's cycle index also keys rule and action (a cycle's firings of one
+    action were found by scanning every row the cycle wrote)."""
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_ledger_cycle_rule ON ledger (cycle_id, rule_id, action_index)"
+    )
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_ledger_cycle_id")
+
+
+MIGRATIONS: dict[int, Migration] = {2: _ledger_cycle_rule_index}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -80,11 +80,13 @@ class LedgerEntry(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ledger_status_due", "status", "next_attempt_at"),
         Index("ix_ledger_rule_customer", "rule_id", "customer_id", "created_at"),
+        # A cycle's firings of one action of one rule (what the action's effect applies to).
+        Index("ix_ledger_cycle_rule", "cycle_id", "rule_id", "action_index"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     idempotency_key: str = Field(max_length=255, unique=True)
-    cycle_id: int | None = Field(default=None, index=True)
+    cycle_id: int | None = None
     rule_id: str = Field(max_length=128)
     customer_id: int = Field(foreign_key="customers.id")
     period: str = Field(max_length=64)

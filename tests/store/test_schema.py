@@ -46,3 +46,22 @@ def test_password_is_masked_in_errors() -> None:
 def test_unknown_driver(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="oracle://x: not a usable database URL"):
         open_store("oracle://x")
+
+
+def _ledger_indexes(store: Store) -> set[str]:
+    return {ix["name"] for ix in inspect(store.engine).get_indexes("ledger") if ix["name"]}
+
+
+def test_a_version_1_store_is_upgraded_in_place(store: Store) -> None:
+    # Version 1 found a cycle's firings through an index on cycle_id alone.
+    with store.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_ledger_cycle_rule")
+        conn.exec_driver_sql("CREATE INDEX ix_ledger_cycle_id ON ledger (cycle_id)")
+        conn.execute(meta.update().values(value="1"))
+    assert "ix_ledger_cycle_id" in _ledger_indexes(store)
+    assert ensure_schema(store) == SCHEMA_VERSION == 2
+    indexes = _ledger_indexes(store)
+    assert "ix_ledger_cycle_rule" in indexes
+    assert "ix_ledger_cycle_id" not in indexes
+    with store.begin() as conn:
+        assert schema_version(conn) == 2
