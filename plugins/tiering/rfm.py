@@ -29,7 +29,8 @@ are computed once per instant and settings from the active base's values (one SQ
 aggregation, then a sort per dimension: :func:`compute_cuts`) and kept in the process;
 every customer's scores are then a few comparisons of their own values with the cuts. So the cycle ranks the base
 once, and a delivery or ``explain`` for a few customers at the same instant reads only
-their events.
+their events. The cycle aggregates the values once into a TEMP table that gives both
+the cuts and every customer's values.
 """
 
 from __future__ import annotations
@@ -39,10 +40,25 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    Select,
+    Table,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 
 from core.builtin.features import count_if, sum_if
 from core.store.tables import Event, table_of
+from core.temp_tables import recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.tiering.in_force import settings_in_force
 from plugins.tiering.sql import int_div, integer
@@ -139,16 +155,35 @@ def compute_cuts(conn: Connection, as_of: int, rfm: RfmSettings) -> Cuts:
     SQL aggregates the raw values (one scan of the events); the ranking is three sorts
     in numpy, several times faster than window functions over the base in SQLite.
     """
-    rows = conn.execute(active_values_select(as_of, rfm)).all()
-    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-    return {
-        dim: cuts_of(
-            np.fromiter((int(row[i + 1]) for row in rows), dtype=np.int64, count=len(rows)),
-            ids,
-            rfm.ties,
-        )
-        for i, dim in enumerate(DIMENSIONS)
-    }
+    return cuts_from_rows(conn.execute(active_values_select(as_of, rfm)).all(), rfm)
+
+
+def cuts_from_rows(rows: Sequence[Any], rfm: RfmSettings) -> Cuts:
+    """The cuts from the active base's ``(customer id, recency, frequency, monetary)``."""
+    plain = [tuple(row) for row in rows]  # numpy reads plain tuples many times faster than Rows
+    data = np.array(plain, dtype=np.int64).reshape(len(plain), 1 + len(DIMENSIONS))
+    return {dim: cuts_of(data[:, i + 1], data[:, 0], rfm.ties) for i, dim in enumerate(DIMENSIONS)}
+
+
+def values_table() -> Table:
+    return temp_table(
+        "rfm_values_now",
+        Column("customer_id", Integer, primary_key=True),
+        Column("active", Integer, nullable=False),
+        Column("purchases_ever", Integer, nullable=False),
+        Column("recency", BigInteger),
+        Column("frequency", Integer, nullable=False),
+        Column("monetary", BigInteger, nullable=False),
+    )
+
+
+def fill_values(conn: Connection, as_of: int, rfm: RfmSettings) -> Table:
+    """Every customer's raw values as of ``as_of`` in a TEMP table (one scan of the events)."""
+    table = values_table()
+    recreate(conn, table)
+    query = values_select(as_of, rfm)
+    conn.execute(insert(table).from_select([c.name for c in query.selected_columns], query))
+    return table
 
 
 def score_from_cuts(
@@ -170,9 +205,14 @@ def score_from_cuts(
     return total
 
 
-def rfm_select(as_of: int, rfm: RfmSettings, cuts: Cuts) -> Select[Any]:
-    """Scores and segment of every customer with purchase or refund events up to ``as_of``."""
-    values = values_select(as_of, rfm).subquery("rfm_values")
+def rfm_select(
+    as_of: int, rfm: RfmSettings, cuts: Cuts, values_from: Table | None = None
+) -> Select[Any]:
+    """Scores and segment of every customer with purchase or refund events up to ``as_of``
+    (their raw values from ``values_from`` when filled by :func:`fill_values`)."""
+    values: Any = (
+        values_from if values_from is not None else values_select(as_of, rfm).subquery("rfm_values")
+    )
     is_active = values.c.active == 1
 
     def score(dim: str) -> Any:
@@ -251,26 +291,30 @@ class RfmFeatures:
 
     def __init__(self) -> None:
         self._cuts: OrderedDict[tuple[int, str], Cuts] = OrderedDict()
-        self._prepared: OrderedDict[int, tuple[RfmSettings, Cuts]] = OrderedDict()
-
-    def cuts(self, conn: Connection, as_of: int, rfm: RfmSettings) -> Cuts:
-        """The cuts of ``as_of`` under ``rfm``, computed once per process."""
-        key = (as_of, rfm.model_dump_json())
-        if key not in self._cuts:
-            self._cuts[key] = compute_cuts(conn, as_of, rfm)
-            while len(self._cuts) > CACHED_CUTS:
-                self._cuts.popitem(last=False)
-        return self._cuts[key]
+        self._prepared: OrderedDict[int, tuple[RfmSettings, Cuts, Table | None]] = OrderedDict()
 
     def prepare(self, conn: Connection, ctx: FeatureContext) -> None:
+        """Cuts of the instant from the process cache; when they are not cached yet (a new
+        cycle instant), the base's values are aggregated once into a TEMP table that gives
+        both the cuts and, to :meth:`select` on this connection, every customer's values."""
         rfm = settings_in_force(conn, ctx.as_of).rfm
-        self._prepared[ctx.as_of] = (rfm, self.cuts(conn, ctx.as_of, rfm))
+        key = (ctx.as_of, rfm.model_dump_json())
+        filled = None
+        if key not in self._cuts:
+            filled = fill_values(conn, ctx.as_of, rfm)
+            active = select(filled.c.customer_id, *(filled.c[d] for d in DIMENSIONS)).where(
+                filled.c.active == 1
+            )
+            self._cuts[key] = cuts_from_rows(conn.execute(active).all(), rfm)
+            while len(self._cuts) > CACHED_CUTS:
+                self._cuts.popitem(last=False)
+        self._prepared[ctx.as_of] = (rfm, self._cuts[key], filled)
         while len(self._prepared) > CACHED_CUTS:
             self._prepared.popitem(last=False)
 
     def select(self, ctx: FeatureContext) -> Select[Any]:
-        rfm, cuts = self._prepared[ctx.as_of]
-        return rfm_select(ctx.as_of, rfm, cuts)
+        rfm, cuts, filled = self._prepared[ctx.as_of]
+        return rfm_select(ctx.as_of, rfm, cuts, filled)
 
 
 __all__ = [
