@@ -89,17 +89,27 @@ def bulk_insert(
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({listed}) VALUES ({marks})", list(rows))
 
 
-def fill_scores(conn: Connection, ctx: FeatureContext) -> None:
-    """Statistics for the customers of ``ctx.features`` who bought, scored with the fit in force."""
+def fill_scores(
+    conn: Connection,
+    ctx: FeatureContext,
+    triples: Sequence[tuple[int, int, int, int]] | None = None,
+) -> None:
+    """Statistics for the customers of ``ctx.features`` who bought, scored with the fit in force.
+
+    ``triples`` are the distinct statistics of every buyer when the caller has just
+    filled the statistics table for the whole base (the churn stage, after a fit): they
+    are scored as they are instead of being aggregated from the events a second time.
+    """
     scores = scores_table()
     recreate(conn, scores)
-    features = ctx.features
-    buyers = select(features.c.customer_id).where(features.c.purchase_count > 0)
-    stats = fill_stats(conn, ctx, buyers)
+    if triples is None:
+        features = ctx.features
+        buyers = select(features.c.customer_id).where(features.c.purchase_count > 0)
+        triples = distinct_triples(conn, fill_stats(conn, ctx, buyers))
     fit = fit_in_force(conn, ctx.as_of)
     if fit is None:
         return
-    bulk_insert(conn, scores, score(fit[0], distinct_triples(conn, stats)))
+    bulk_insert(conn, scores, score(fit[0], triples))
 
 
 class ChurnModelFeatures:

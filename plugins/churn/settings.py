@@ -4,6 +4,7 @@ Every key is optional; the defaults below apply when the section is absent::
 
     churn:
       fit_every: 7d                 # refit BG/NBD when the fit in force is older
+      fit_sample: 200000            # fit to a fixed sample of this many buyers (0: all)
       min_repeat_customers: 20      # fewer repeat buyers: no fit, p_alive stays empty
       bands: {high: 0.7, medium: 0.4}
       weights:                      # how far each signal alone can raise churn_risk (0–1)
@@ -68,6 +69,12 @@ class ChurnSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fit_every: str = Field(default="7d", description="Refit BG/NBD when the fit is this old.")
+    fit_sample: int = Field(
+        default=200_000,
+        ge=0,
+        description="Fit BG/NBD to a fixed pseudo-random sample of this many buyers when "
+        "there are more (every buyer is still scored); 0 fits to every buyer.",
+    )
     min_repeat_customers: int = Field(default=20, ge=1)
     bands: Bands = Field(default_factory=Bands)
     weights: Weights = Field(default_factory=Weights)

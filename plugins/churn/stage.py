@@ -14,13 +14,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from typing import Any
 
 from sqlalchemy import Connection, Table, insert, update
 
 from core.vocabulary import CycleStage, FeatureContext, FeatureSet, StageContext
 from plugins.churn import bgnbd
-from plugins.churn.model import ChurnModelFeatures, fit_in_force, score
+from plugins.churn.model import ChurnModelFeatures, fill_scores, fit_in_force, score
 from plugins.churn.risk import ChurnRisk
 from plugins.churn.settings import ChurnSettings, record_settings, settings_of
 from plugins.churn.stats import WEEK_DAYS, distinct_triples, fill_stats
@@ -35,11 +34,22 @@ def fit_due(conn: Connection, as_of: int, settings: ChurnSettings) -> bool:
     return current is None or as_of - current[1] >= settings.fit_every_seconds
 
 
+@dataclasses.dataclass(frozen=True)
+class Fitted:
+    """A stored fit, with the distinct statistics of every buyer it was fitted to (the
+    statistics table stays filled with them for this cycle)."""
+
+    result: bgnbd.FitResult
+    triples: list[tuple[int, int, int, int]]
+
+
 def fit_model(
     conn: Connection, ctx: FeatureContext, settings: ChurnSettings, cycle_id: int | None
-) -> bgnbd.FitResult | None:
-    """Fit BG/NBD to every buyer as of ``ctx.as_of`` and store it; None when data is too thin."""
-    triples = distinct_triples(conn, fill_stats(conn, ctx))
+) -> Fitted | None:
+    """Fit BG/NBD to the buyers as of ``ctx.as_of`` (a fixed sample of ``fit_sample`` of
+    them in a larger base) and store it; None when data is too thin."""
+    stats = fill_stats(conn, ctx)
+    triples = distinct_triples(conn, stats)
     repeaters = sum(n for x, _t, _a, n in triples if x > 0)
     if repeaters < settings.min_repeat_customers:
         log.info(
@@ -48,7 +58,14 @@ def fit_model(
             settings.min_repeat_customers,
         )
         return None
-    x, t_x, age, weights = (list(column) for column in zip(*triples, strict=True))
+    buyers = sum(n for *_, n in triples)
+    sample = triples
+    if settings.fit_sample and buyers > settings.fit_sample:
+        # Four parameters are pinned down long before a million buyers: fit to a fixed
+        # pseudo-random share of them (the same customers every time), score everyone.
+        sample = distinct_triples(conn, stats, settings.fit_sample / buyers)
+        log.info("churn: fitting to %s of %s buyers", sum(n for *_, n in sample), buyers)
+    x, t_x, age, weights = (list(column) for column in zip(*sample, strict=True))
     previous = fit_in_force(conn, ctx.as_of)
     result = bgnbd.fit(
         x,
@@ -80,7 +97,7 @@ def fit_model(
             log_likelihood=result.log_likelihood,
         )
     )
-    return result
+    return Fitted(result, triples)
 
 
 def _scores_finite(result: bgnbd.FitResult, triples: list[tuple[int, int, int, int]]) -> bool:
@@ -89,10 +106,19 @@ def _scores_finite(result: bgnbd.FitResult, triples: list[tuple[int, int, int, i
     return all(math.isfinite(value) for row in score(result.params, triples) for value in row[3:])
 
 
-def refresh(conn: Connection, table: Table, fset: FeatureSet, ctx: FeatureContext) -> None:
-    """Recompute one feature set's columns of the filled feature table ``table``."""
+def refresh(
+    conn: Connection,
+    table: Table,
+    fset: FeatureSet,
+    ctx: FeatureContext,
+    *,
+    prepared: bool = False,
+) -> None:
+    """Recompute one feature set's columns of the filled feature table ``table``
+    (``prepared``: its TEMP tables are already filled for this instant)."""
     staged = dataclasses.replace(ctx, features=table)
-    fset.prepare(conn, staged)
+    if not prepared:
+        fset.prepare(conn, staged)
     sub = fset.select(staged).subquery(f"refresh_{fset.name}")
     values = {f.name: sub.c[f.name] for f in fset.features}
     conn.execute(update(table).values(values).where(table.c.customer_id == sub.c.customer_id))
@@ -103,16 +129,18 @@ def run_churn_stage(stage: StageContext) -> dict[str, int]:
     settings = settings_of(stage.rules)
     conn, ctx = stage.conn, stage.ctx
     recorded = record_settings(conn, settings, ctx.as_of)
-    fitted: Any = None
+    fitted: Fitted | None = None
     if fit_due(conn, ctx.as_of, settings):
         fitted = fit_model(conn, ctx, settings, stage.cycle_id)
     if fitted is not None:
-        refresh(conn, stage.features, ChurnModelFeatures(), ctx)
+        # The statistics table holds every buyer already: score its triples with the new fit.
+        fill_scores(conn, dataclasses.replace(ctx, features=stage.features), fitted.triples)
+        refresh(conn, stage.features, ChurnModelFeatures(), ctx, prepared=True)
     if fitted is not None or recorded:
         refresh(conn, stage.features, ChurnRisk(), ctx)
     return {
         "fitted": int(fitted is not None),
-        "fit_customers": fitted.customers if fitted is not None else 0,
+        "fit_customers": fitted.result.customers if fitted is not None else 0,
         "settings_recorded": int(recorded),
     }
 

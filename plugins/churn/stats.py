@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, Table, func, insert, select
+from sqlalchemy import BigInteger, Column, Connection, Integer, Table, func, insert, literal, select
 
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
@@ -73,12 +73,46 @@ def fill_stats(conn: Connection, ctx: FeatureContext, buyers: Any = None) -> Tab
     return table
 
 
-def distinct_triples(conn: Connection, table: Table) -> list[tuple[int, int, int, int]]:
-    """Each distinct (frequency, recency_days, age_days) with the number of customers."""
+SAMPLE_HASH = 2654435761  # Knuth's multiplicative hash: ids spread evenly over 2**32
+HASH_RANGE = 2**32
+
+
+def in_sample(customer_id: Any, share: float) -> Any:
+    """Whether a customer falls in the fixed pseudo-random ``share`` (0–1) of the base:
+    the same customers at every instant and on every backend."""
+
+    def big(value: int) -> Any:
+        return literal(value, BigInteger)
+
+    return (customer_id * big(SAMPLE_HASH)) % big(HASH_RANGE) < big(int(share * HASH_RANGE))
+
+
+def distinct_triples(
+    conn: Connection, table: Table, share: float | None = None
+) -> list[tuple[int, int, int, int]]:
+    """Each distinct (frequency, recency_days, age_days) with the number of customers,
+    over every buyer or over the fixed ``share`` of them given by :func:`in_sample`."""
     query = select(
         table.c.frequency, table.c.recency_days, table.c.age_days, func.count()
     ).group_by(table.c.frequency, table.c.recency_days, table.c.age_days)
-    return [(int(x), int(t), int(a), int(n)) for x, t, a, n in conn.execute(query)]
+    if share is not None:
+        query = query.where(in_sample(table.c.customer_id, share))
+    # Integer columns and count(*) come back as ints from both drivers: plain tuples
+    # straight from the rows, no per-value conversion (a large base has many triples).
+    return [tuple(row) for row in conn.execute(query)]
 
 
-__all__ = ["DAY", "WEEK_DAYS", "distinct_triples", "fill_stats", "stats_table", "utc_offset"]
+def buyers_in(conn: Connection, table: Table) -> int:
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+__all__ = [
+    "DAY",
+    "WEEK_DAYS",
+    "buyers_in",
+    "distinct_triples",
+    "fill_stats",
+    "in_sample",
+    "stats_table",
+    "utc_offset",
+]

@@ -17,6 +17,7 @@ from tests.plugins.churn.cdnow_data import PAPER, SAMPLE
 from tests.plugins.churn.conftest import cycle, features_of
 
 AppFactory = Callable[..., App]
+SAMPLED = 1200  # fit_sample of the test below: Knuth's hash spreads consecutive ids evenly
 CALIBRATED = "1997-09-29T16:00:00"  # 30 September 1997, midnight in Asia/Shanghai
 
 
@@ -62,3 +63,19 @@ def test_no_fit_without_enough_repeat_buyers(store: Store, churn_app: AppFactory
     summary = cycle(app, "2026-03-01T00:00:00")
     assert (summary.stages["churn"]["fitted"], fits(store)) == (0, [])
     assert features_of(app, "2026-03-01T00:00:00", [1])[1]["p_alive"] is None
+
+
+def test_a_large_base_is_fitted_to_a_fixed_sample_and_everyone_is_scored(
+    store: Store, churn_app: AppFactory
+) -> None:
+    app = churn_app("churn:\n  fit_sample: 1200\n")
+    import_events(store, SAMPLE, app.settings, app.registry.event_types.names(), "cdnow")
+    first = cycle(app, CALIBRATED)
+    # a fixed share of the 2,357 buyers, by a hash of the customer id: the same on both
+    # backends and at every refit
+    assert first.stages["churn"]["fit_customers"] == SAMPLED
+    (fit,) = fits(store)
+    for name, value in PAPER.items():  # half the data, nearly the same model
+        assert fit[name] == pytest.approx(value, rel=0.3), name
+    everyone = features_of(app, CALIBRATED, range(1, 2358))
+    assert all(row["p_alive"] is not None for row in everyone.values())
