@@ -187,7 +187,17 @@ class OccasionFeatures:
             lc.c.country,
             literal(country_of_zone(ctx.settings.timezone)),
         )
-        joined_local = cu.c.joined_at + off.c.offset_seconds
+        # The zone's offset when the customer joined: the segment starting last at or
+        # before joined_at (an index seek; a range join on from_at/to_at would walk
+        # every earlier segment of the zone, a hundred in a zone with daylight saving).
+        offset_then = (
+            select(off.c.offset_seconds)
+            .where(off.c.zone == zone, off.c.from_at <= cu.c.joined_at)
+            .order_by(off.c.from_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        joined_local = cu.c.joined_at + offset_then
         joined_year = LocalYear(joined_local)
         years_at_next = ac.c.next_year - joined_year
         future = years_at_next <= 0  # joined today (or later): no anniversary yet
@@ -195,14 +205,6 @@ class OccasionFeatures:
             cu.outerjoin(zd, zd.c.zone == zone)
             .outerjoin(lc, lc.c.locale == cu.c.locale)
             .outerjoin(ho, and_(ho.c.country == country, ho.c.today_ordinal == zd.c.today_ordinal))
-            .outerjoin(
-                off,
-                and_(
-                    off.c.zone == zone,
-                    cu.c.joined_at >= off.c.from_at,
-                    cu.c.joined_at < off.c.to_at,
-                ),
-            )
             .outerjoin(
                 ac,
                 and_(
