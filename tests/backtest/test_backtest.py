@@ -131,7 +131,6 @@ def test_events_a_stage_derived_are_derived_again_not_copied(app: App) -> None:
     # it) must not be visible to a replay of March: the replay derives its own.
     ann = 1
     add_event(app.store, ann, "tier_changed", "2026-03-20T02:00:00", ref="vip")
-    with scratch_copy(app.store, app.settings) as scratch:
-        with scratch.store.engine.connect() as conn:
-            types = conn.exec_driver_sql("SELECT type FROM events ORDER BY id").scalars().all()
+    with scratch_copy(app.store, app.settings) as scratch, scratch.store.engine.connect() as conn:
+        types = conn.exec_driver_sql("SELECT type FROM events ORDER BY id").scalars().all()
     assert types == ["purchase"] * 4
