@@ -41,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.config import Settings
 from core.features import materialize
 from core.matching import RuleMatches
+from core.parallel_features import scratch_database
 from core.registry import Registry
 from core.rules import RuleDef, RuleSet
 from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
@@ -267,7 +268,7 @@ def run_cycle(
     started = time.perf_counter()
     summary = CycleSummary(as_of=as_of, dry_run=dry_run)
     selected = [r for r in rules.rules if not only or r.id in only]
-    with store.engine.connect() as conn:
+    with store.engine.connect() as conn, scratch_database(conn, registry):
         transaction = conn.begin()
         try:
             if not _take_lock(conn):

@@ -5,7 +5,9 @@ written once into a TEMP table, ``patron_features``; each rule's condition then
 runs as a WHERE clause over that table. Feature defaults (0 purchases, not NULL)
 are applied here, so every evaluator sees the same values.
 
-Sets that read other sets' features (``needs``) run in later stages: their SELECT
+On a SQLite file store a cycle computes the first stage on two connections at once
+(:mod:`core.parallel_features`). Sets that read other sets' features (``needs``) run in
+later stages: their SELECT
 may read the table filled so far (``ctx.features``), and their columns are filled
 with one ``UPDATE ... FROM`` per set.
 """
@@ -17,36 +19,26 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Column,
     Connection,
-    Float,
     Integer,
     Select,
-    String,
     Table,
-    func,
     insert,
-    literal,
     select,
     update,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.errors import PluginError
+from core.feature_sql import SQL_TYPES, set_subquery, stages, with_default
+from core.parallel_features import can_split, first_stage_split
 from core.registry import Registry
 from core.store.tables import Customer, table_of
 from core.temp_tables import TEMP_METADATA, recreate
-from core.vocabulary import Feature, FeatureContext, FeatureSet, FeatureType
+from core.vocabulary import FeatureContext, FeatureSet, FeatureType
 
 FEATURES_TABLE = "patron_features"
 FEW_FEATURES_TABLE = "patron_features_few"
-
-_SQL_TYPES: dict[FeatureType, Any] = {
-    FeatureType.NUMBER: Float,
-    FeatureType.STRING: String,
-    FeatureType.BOOLEAN: Boolean,
-}
 
 
 def normalize(kind: FeatureType, value: Any) -> Any:
@@ -75,56 +67,8 @@ def features_table(registry: Registry, name: str = FEATURES_TABLE) -> Table:
         TEMP_METADATA.remove(existing)
     columns = [Column("customer_id", Integer, primary_key=True)]
     for feature_name in names:
-        columns.append(Column(feature_name, _SQL_TYPES[registry.features[feature_name].type]))
+        columns.append(Column(feature_name, SQL_TYPES[registry.features[feature_name].type]))
     return Table(name, TEMP_METADATA, *columns, prefixes=["TEMPORARY"])
-
-
-def stages(registry: Registry) -> list[list[str]]:
-    """Feature-set names grouped in the order they can be computed (``needs`` first)."""
-    depends: dict[str, set[str]] = {}
-    for set_name in registry.feature_sets.names():
-        needs = getattr(registry.feature_sets[set_name], "needs", ()) or ()
-        owners = set()
-        for feature in needs:
-            if feature not in registry.feature_set_of:
-                raise PluginError(f"feature set '{set_name}' needs unknown feature '{feature}'")
-            owners.add(registry.feature_set_of[feature])
-        depends[set_name] = owners - {set_name}
-    ordered: list[list[str]] = []
-    done: set[str] = set()
-    while len(done) < len(depends):
-        ready = sorted(n for n, deps in depends.items() if n not in done and deps <= done)
-        if not ready:
-            cycle = sorted(n for n in depends if n not in done)
-            raise PluginError(f"feature sets need each other in a cycle: {', '.join(cycle)}")
-        ordered.append(ready)
-        done.update(ready)
-    return ordered
-
-
-def _with_default(column: ColumnElement[Any], feature: Feature) -> ColumnElement[Any]:
-    if feature.default is None:
-        return column
-    return func.coalesce(column, literal(feature.default))
-
-
-def _set_select(fset: FeatureSet, ctx: FeatureContext, customer_ids: Collection[int] | None) -> Any:
-    """The set's SELECT as a subquery, restricted to ``customer_ids`` when given.
-
-    A set that ranks the whole base (``population = True``) is filtered after its
-    window functions ran; any other set is filtered inside, where indexes help.
-    """
-    query = fset.select(ctx)
-    if customer_ids is None:
-        return query.subquery(f"fs_{fset.name}")
-    if getattr(fset, "population", False):
-        sub = query.subquery(f"all_{fset.name}")
-        return (
-            select(sub).where(sub.c.customer_id.in_(list(customer_ids))).subquery(f"fs_{fset.name}")
-        )
-    return query.where(query.selected_columns.customer_id.in_(list(customer_ids))).subquery(
-        f"fs_{fset.name}"
-    )
 
 
 def _first_stage_select(
@@ -140,10 +84,10 @@ def _first_stage_select(
     for set_name in set_names:
         fset = registry.feature_sets[set_name]
         fset.prepare(conn, ctx)
-        alias = _set_select(fset, ctx, customer_ids)
+        alias = set_subquery(fset, ctx, customer_ids)
         joined = joined.outerjoin(alias, alias.c.customer_id == customers.c.id)
         for feature in fset.features:
-            columns.append(_with_default(alias.c[feature.name], feature).label(feature.name))
+            columns.append(with_default(alias.c[feature.name], feature).label(feature.name))
     query = select(*columns).select_from(joined)
     if customer_ids is not None:
         query = query.where(customers.c.id.in_(list(customer_ids)))
@@ -159,8 +103,8 @@ def _fill_later_stage(
 ) -> None:
     staged = dataclasses.replace(ctx, features=table)
     fset.prepare(conn, staged)
-    sub = _set_select(fset, staged, customer_ids)
-    values = {f.name: _with_default(sub.c[f.name], f) for f in fset.features}
+    sub = set_subquery(fset, staged, customer_ids)
+    values = {f.name: with_default(sub.c[f.name], f) for f in fset.features}
     conn.execute(update(table).values(values).where(table.c.customer_id == sub.c.customer_id))
     for feature in fset.features:
         if feature.default is not None:
@@ -183,7 +127,10 @@ def materialize(
     table = features_table(registry, name)
     recreate(conn, table)
     plan = stages(registry)
-    first = _first_stage_select(conn, registry, ctx, plan[0] if plan else [], customer_ids)
+    if customer_ids is None and plan and can_split(conn, ctx):
+        first = first_stage_split(conn, registry, ctx, plan[0])
+    else:
+        first = _first_stage_select(conn, registry, ctx, plan[0] if plan else [], customer_ids)
     names = [c.name for c in first.selected_columns]
     conn.execute(insert(table).from_select(names, first))
     for stage in plan[1:]:

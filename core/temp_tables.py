@@ -22,5 +22,9 @@ def temp_table(name: str, *columns: Column[Any]) -> Table:
 
 def recreate(conn: Connection, table: Table) -> None:
     """Drop the connection's copy of ``table`` if it exists and create it empty."""
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+    # On SQLite the schema is named: an unqualified DROP ... IF EXISTS of a missing table
+    # opens a read transaction on every attached database, fixing its snapshot early
+    # (see core.parallel_features).
+    schema = "temp." if conn.dialect.name == "sqlite" else ""
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}{table.name}")
     table.create(conn)

@@ -68,6 +68,11 @@ class FeatureSet(Protocol):
     ``needs`` (a sequence of feature names). Such a set is computed in a later stage,
     and ``ctx.features`` is then the feature table with every earlier stage filled in
     (select from it like any table). Cycles between sets are a start-up error.
+
+    A set whose ``prepare`` leaves nothing behind that other code reads (typically it
+    does nothing) and whose SELECT reads only stored tables may say so with an optional
+    attribute ``parallel_safe = True``: on a SQLite file store a cycle may then compute
+    it on a second connection, in parallel with the other sets.
     """
 
     name: str

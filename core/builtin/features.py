@@ -44,6 +44,7 @@ class PurchaseFeatures:
     """Recency, frequency and monetary value from purchase and refund events (one scan)."""
 
     name = "purchases"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature(
             "days_since_last_purchase", N, "Days since the latest purchase (null if none).", "days"
@@ -165,6 +166,7 @@ class ServiceFeatures:
     """Complaints, surveys and contacts."""
 
     name = "service"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature(
             "open_complaints",

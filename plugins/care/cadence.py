@@ -24,6 +24,7 @@ class ContactFeatures:
     """Days since the last visit and the last account review."""
 
     name = "care_contacts"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature(
             "days_since_last_visit",

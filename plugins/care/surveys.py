@@ -30,6 +30,7 @@ class SurveyFeatures:
     """The latest NPS answer."""
 
     name = "care_surveys"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature(
             "last_nps_score",

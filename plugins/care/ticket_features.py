@@ -30,6 +30,7 @@ class TicketFeatures:
     """Open tickets, deadlines, breaches and escalation levels per customer."""
 
     name = "care_tickets"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature(
             "overdue_tickets",

@@ -40,6 +40,7 @@ class PurchaseSignals:
     """Purchase rhythm and the last 90 days against the 90 before."""
 
     name = "churn_purchase_signals"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature(
             "typical_purchase_gap_days",
@@ -120,6 +121,7 @@ class SurveySignals:
     """Whether satisfaction is falling: the latest survey score against the one before."""
 
     name = "churn_survey_signals"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature(
             "survey_trend",
@@ -162,6 +164,7 @@ class ContactSignals:
     """Contacts the customer has not answered."""
 
     name = "churn_contact_signals"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature(
             "days_since_unanswered_contact",

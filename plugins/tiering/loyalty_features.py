@@ -216,6 +216,7 @@ class PointsFeatures(_Static):
     """points_balance, points_expiring_30d, points_overdue, points_last_granted."""
 
     name = "points"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature("points_balance", N, "Loyalty points available now.", "points", 0),
         Feature(
@@ -257,6 +258,7 @@ class CouponFeatures(_Static):
     """open_coupons and the newest open coupon (for templates)."""
 
     name = "coupons"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature("open_coupons", N, "Coupons issued, not expired and not redeemed.", "coupons", 0),
         Feature("coupon_code", S, "Code of the newest open coupon (null if none)."),
@@ -273,6 +275,7 @@ class UnrewardedFeatures(_Static):
     """Events of the last 30 days that no points grant has paid for yet."""
 
     name = "unrewarded"
+    parallel_safe = True  # reads stored tables only; prepare does nothing
     features: Sequence[Feature] = (
         Feature(
             "unrewarded_spend",
