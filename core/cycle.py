@@ -28,15 +28,18 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    and_,
     cast,
     exists,
     func,
     insert,
     literal,
+    or_,
     select,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.config import Settings
 from core.features import materialize
@@ -143,33 +146,26 @@ def _evaluate_rule(
         return outcome
 
     period = rule.once_per.period_key(as_of, settings.zone)
+    # Customers this rule already fired for go before any key is built: in this period
+    # (probing the (rule, customer) index is far cheaper than building every matched
+    # customer's keys and letting each action's insert conflict on them; the UNIQUE key
+    # stays the guarantee) and, for a duration, within the window (checking per action
+    # would see this cycle's own action-0 rows).
+    earlier = ledger.alias("earlier")
+    already: ColumnElement[bool] = earlier.c.period == period
     if rule.once_per.lookback_seconds is not None:
-        # Customers fired within the window are dropped before any action is written:
-        # checking per action would see this cycle's own action-0 rows.
-        earlier = ledger.alias("earlier")
-        conn.execute(
-            matches.delete().where(
-                exists().where(
-                    earlier.c.rule_id == rule.id,
-                    earlier.c.customer_id == matches.c.customer_id,
-                    earlier.c.action_index == 0,
-                    earlier.c.created_at > as_of - rule.once_per.lookback_seconds,
-                    earlier.c.created_at <= as_of,
-                )
-            )
+        within = and_(
+            earlier.c.created_at > as_of - rule.once_per.lookback_seconds,
+            earlier.c.created_at <= as_of,
         )
-    # Customers this rule already fired for in this period go before any key is built:
-    # probing the (rule, customer) index is far cheaper than building every matched
-    # customer's idempotency keys and letting each action's insert conflict on them.
-    # The UNIQUE key stays the guarantee; this only spares the work.
-    fired = ledger.alias("fired")
+        already = or_(already, within)
     conn.execute(
         matches.delete().where(
             exists().where(
-                fired.c.rule_id == rule.id,
-                fired.c.customer_id == matches.c.customer_id,
-                fired.c.period == period,
-                fired.c.action_index == 0,
+                earlier.c.rule_id == rule.id,
+                earlier.c.customer_id == matches.c.customer_id,
+                earlier.c.action_index == 0,
+                already,
             )
         )
     )
