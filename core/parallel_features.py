@@ -42,6 +42,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.feature_sql import SQL_TYPES, set_subquery, stages, with_default
 from core.registry import Registry
+from core.store.engine import SQLITE_CACHE_SIZE
 from core.store.tables import Customer, table_of
 from core.vocabulary import Feature, FeatureContext, FeatureSet
 
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "patron_scratch"
 SCRATCH_KEY = "patron_scratch_path"
+HELPER_CACHE_KIB = 65536
 
 
 def can_split(conn: Connection, ctx: FeatureContext) -> bool:
@@ -153,6 +155,9 @@ def first_stage_split(
         try:
             with ctx.store.engine.connect() as other:
                 other.exec_driver_sql(f"ATTACH DATABASE ? AS {SCHEMA}", (path,))
+                # A small page cache: the helper scans, and its cache adds to the process
+                # on top of the cycle connection's.
+                other.exec_driver_sql(f"PRAGMA cache_size=-{HELPER_CACHE_KIB}")
                 other.commit()
                 try:
                     while (name := queue.take()) is not None:
@@ -163,6 +168,8 @@ def first_stage_split(
                 finally:
                     other.rollback()
                     other.exec_driver_sql(f"DETACH DATABASE {SCHEMA}")
+                    other.exec_driver_sql(f"PRAGMA cache_size={SQLITE_CACHE_SIZE}")
+                    other.exec_driver_sql("PRAGMA shrink_memory")
                     other.commit()
         except BaseException as exc:  # re-raised in the cycle's thread
             failures.append(exc)

@@ -16,6 +16,7 @@ from core.errors import StoreError
 from core.store import tables
 
 SCHEMA_VERSION = 2
+SQLITE_CACHE_SIZE = -262144  # KiB when negative: a 256 MiB page cache per connection
 meta = tables.table_of(tables.Meta)
 
 # Upgrades from version N-1 to N, applied in order by ensure_schema(). Version 1 is the
@@ -45,7 +46,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # go to a temporary file behind the page cache, not into the process heap: at a
     # million customers in memory they alone took more than a GiB, and were no faster.
     cursor.execute("PRAGMA temp_store=FILE")
-    cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
+    cursor.execute(f"PRAGMA cache_size={SQLITE_CACHE_SIZE}")
     cursor.close()
 
 
