@@ -63,8 +63,11 @@ def fit_model(
     if settings.fit_sample and buyers > settings.fit_sample:
         # Four parameters are pinned down long before a million buyers: fit to a fixed
         # pseudo-random share of them (the same customers every time), score everyone.
-        sample = distinct_triples(conn, stats, settings.fit_sample / buyers)
-        log.info("churn: fitting to %s of %s buyers", sum(n for *_, n in sample), buyers)
+        drawn = distinct_triples(conn, stats, settings.fit_sample / buyers)
+        drawn_repeaters = sum(n for x, _t, _a, n in drawn if x > 0)
+        if drawn_repeaters >= settings.min_repeat_customers:  # else too small to fit: everyone
+            sample = drawn
+            log.info("churn: fitting to %s of %s buyers", sum(n for *_, n in sample), buyers)
     x, t_x, age, weights = (list(column) for column in zip(*sample, strict=True))
     previous = fit_in_force(conn, ctx.as_of)
     result = bgnbd.fit(

@@ -79,3 +79,13 @@ def test_a_large_base_is_fitted_to_a_fixed_sample_and_everyone_is_scored(
         assert fit[name] == pytest.approx(value, rel=0.3), name
     everyone = features_of(app, CALIBRATED, range(1, 2358))
     assert all(row["p_alive"] is not None for row in everyone.values())
+
+
+def test_a_sample_with_too_few_repeat_buyers_falls_back_to_everyone(
+    store: Store, churn_app: AppFactory
+) -> None:
+    app = churn_app("churn:\n  fit_sample: 1\n")
+    import_events(store, SAMPLE, app.settings, app.registry.event_types.names(), "cdnow")
+    assert cycle(app, CALIBRATED).stages["churn"]["fit_customers"] == 2357
+    (fit,) = fits(store)
+    assert {name: round(fit[name], 3) for name in PAPER} == PAPER
