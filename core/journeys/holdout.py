@@ -14,10 +14,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import BigInteger, literal
 from sqlalchemy.sql.elements import ColumnElement
 
-_MODULUS = 2**32
+from core.hashing import MODULUS, big, hash32, hash32_sql
 
 
 def _constants(journey_id: str) -> tuple[int, int]:
@@ -29,19 +28,13 @@ def _constants(journey_id: str) -> tuple[int, int]:
 
 def holdout_bucket(journey_id: str, customer_id: int) -> int:
     """The customer's bucket (0–99) for this journey."""
-    multiplier, offset = _constants(journey_id)
-    return ((customer_id * multiplier + offset) % _MODULUS) * 100 // _MODULUS
+    return hash32(customer_id, *_constants(journey_id)) * 100 // MODULUS
 
 
 def holdout_bucket_sql(journey_id: str, customer_id: ColumnElement[Any]) -> ColumnElement[Any]:
     """The same bucket in SQL (customer ids below 2³¹ keep every product within BIGINT)."""
-    multiplier, offset = _constants(journey_id)
-
-    def big(value: int) -> ColumnElement[Any]:
-        return literal(value, BigInteger())
-
-    hashed = (customer_id * big(multiplier) + big(offset)) % big(_MODULUS)
-    bucket: ColumnElement[Any] = (hashed * big(100)) // big(_MODULUS)
+    hashed = hash32_sql(customer_id, *_constants(journey_id))
+    bucket: ColumnElement[Any] = (hashed * big(100)) // big(MODULUS)
     return bucket
 
 

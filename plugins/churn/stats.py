@@ -18,8 +18,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, Integer, Table, func, insert, literal, select
+from sqlalchemy import Column, Connection, Integer, Table, func, insert, select
 
+from core.hashing import MODULUS, big, hash32_sql
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import FeatureContext
@@ -73,18 +74,13 @@ def fill_stats(conn: Connection, ctx: FeatureContext, buyers: Any = None) -> Tab
     return table
 
 
-SAMPLE_HASH = 2654435761  # Knuth's multiplicative hash: ids spread evenly over 2**32
-HASH_RANGE = 2**32
+SAMPLE_HASH = 2654435761  # Knuth's multiplier: consecutive ids spread evenly
 
 
 def in_sample(customer_id: Any, share: float) -> Any:
     """Whether a customer falls in the fixed pseudo-random ``share`` (0–1) of the base:
     the same customers at every instant and on every backend."""
-
-    def big(value: int) -> Any:
-        return literal(value, BigInteger)
-
-    return (customer_id * big(SAMPLE_HASH)) % big(HASH_RANGE) < big(int(share * HASH_RANGE))
+    return hash32_sql(customer_id, SAMPLE_HASH) < big(int(share * MODULUS))
 
 
 def distinct_triples(
@@ -102,14 +98,9 @@ def distinct_triples(
     return [tuple(row) for row in conn.execute(query)]
 
 
-def buyers_in(conn: Connection, table: Table) -> int:
-    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-
-
 __all__ = [
     "DAY",
     "WEEK_DAYS",
-    "buyers_in",
     "distinct_triples",
     "fill_stats",
     "in_sample",
