@@ -3,14 +3,15 @@ column types, the order of stages (``needs``), defaults, and each set's subquery
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Float, String, func, literal, select
+from sqlalchemy import Boolean, Column, Float, Integer, Select, String, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.errors import PluginError
 from core.registry import Registry
+from core.store.tables import Customer, table_of
 from core.vocabulary import Feature, FeatureContext, FeatureSet, FeatureType
 
 SQL_TYPES: dict[FeatureType, Any] = {
@@ -18,6 +19,13 @@ SQL_TYPES: dict[FeatureType, Any] = {
     FeatureType.STRING: String,
     FeatureType.BOOLEAN: Boolean,
 }
+
+
+def feature_columns(features: Iterable[Feature]) -> list[Column[Any]]:
+    """``customer_id`` as primary key and one column of the feature's type per feature."""
+    columns: list[Column[Any]] = [Column("customer_id", Integer, primary_key=True)]
+    columns += [Column(f.name, SQL_TYPES[f.type]) for f in features]
+    return columns
 
 
 def stages(registry: Registry) -> list[list[str]]:
@@ -70,4 +78,23 @@ def set_subquery(
     )
 
 
-__all__ = ["SQL_TYPES", "set_subquery", "stages", "with_default"]
+def joined_onto_customers(parts: Iterable[tuple[Any, Sequence[Feature]]]) -> Select[Any]:
+    """One row per customer: ``customers`` LEFT JOIN each part (a subquery or table keyed
+    by ``customer_id``) for its features, with the features' defaults applied."""
+    customers = table_of(Customer)
+    joined: Any = customers
+    columns: list[ColumnElement[Any]] = [customers.c.id.label("customer_id")]
+    for source, features in parts:
+        joined = joined.outerjoin(source, source.c.customer_id == customers.c.id)
+        columns += [with_default(source.c[f.name], f).label(f.name) for f in features]
+    return select(*columns).select_from(joined)
+
+
+__all__ = [
+    "SQL_TYPES",
+    "feature_columns",
+    "joined_onto_customers",
+    "set_subquery",
+    "stages",
+    "with_default",
+]

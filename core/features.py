@@ -19,18 +19,21 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     Connection,
-    Integer,
     Select,
     Table,
     insert,
     select,
     update,
 )
-from sqlalchemy.sql.elements import ColumnElement
 
-from core.feature_sql import SQL_TYPES, set_subquery, stages, with_default
+from core.feature_sql import (
+    feature_columns,
+    joined_onto_customers,
+    set_subquery,
+    stages,
+    with_default,
+)
 from core.parallel_features import can_split, first_stage_split
 from core.registry import Registry
 from core.store.tables import Customer, table_of
@@ -65,9 +68,7 @@ def features_table(registry: Registry, name: str = FEATURES_TABLE) -> Table:
         return existing
     if existing is not None:
         TEMP_METADATA.remove(existing)
-    columns = [Column("customer_id", Integer, primary_key=True)]
-    for feature_name in names:
-        columns.append(Column(feature_name, SQL_TYPES[registry.features[feature_name].type]))
+    columns = feature_columns(registry.features[feature_name] for feature_name in names)
     return Table(name, TEMP_METADATA, *columns, prefixes=["TEMPORARY"])
 
 
@@ -78,19 +79,14 @@ def _first_stage_select(
     set_names: list[str],
     customer_ids: Collection[int] | None,
 ) -> Select[Any]:
-    customers = table_of(Customer)
-    joined: Any = customers
-    columns: list[ColumnElement[Any]] = [customers.c.id.label("customer_id")]
+    parts = []
     for set_name in set_names:
         fset = registry.feature_sets[set_name]
         fset.prepare(conn, ctx)
-        alias = set_subquery(fset, ctx, customer_ids)
-        joined = joined.outerjoin(alias, alias.c.customer_id == customers.c.id)
-        for feature in fset.features:
-            columns.append(with_default(alias.c[feature.name], feature).label(feature.name))
-    query = select(*columns).select_from(joined)
+        parts.append((set_subquery(fset, ctx, customer_ids), fset.features))
+    query = joined_onto_customers(parts)
     if customer_ids is not None:
-        query = query.where(customers.c.id.in_(list(customer_ids)))
+        query = query.where(table_of(Customer).c.id.in_(list(customer_ids)))
     return query
 
 

@@ -37,14 +37,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, MetaData, Select, Table, func, insert, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, MetaData, Select, Table, func, insert, select
 
-from core.feature_sql import SQL_TYPES, set_subquery, stages, with_default
+from core.feature_sql import feature_columns, joined_onto_customers, set_subquery, stages
 from core.registry import Registry
 from core.store.engine import SQLITE_CACHE_SIZE
-from core.store.tables import Customer, table_of
-from core.vocabulary import Feature, FeatureContext, FeatureSet
+from core.temp_tables import recreate
+from core.vocabulary import FeatureContext, FeatureSet
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +113,7 @@ class _Queue:
 
 
 def _set_table(fset: FeatureSet, schema: str | None) -> Table:
-    columns = [Column("customer_id", Integer, primary_key=True)]
-    columns += [Column(f.name, SQL_TYPES[f.type]) for f in fset.features]
+    columns = feature_columns(fset.features)
     if schema is None:
         return Table(f"patron_fs_{fset.name}", MetaData(), *columns, prefixes=["TEMPORARY"])
     return Table(f"fs_{fset.name}", MetaData(schema=schema), *columns)
@@ -127,8 +125,7 @@ def _compute(conn: Connection, fset: FeatureSet, ctx: FeatureContext, target: Ta
     fset.prepare(conn, ctx)
     sub = set_subquery(fset, ctx, None)
     if target.schema is None:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{target.name}")
-        target.create(conn)
+        recreate(conn, target)
     names = ["customer_id", *(f.name for f in fset.features)]
     statement = insert(target).from_select(names, select(*(sub.c[n] for n in names)))
     result = conn.execute(statement, execution_options={"preserve_rowcount": True})
@@ -203,16 +200,7 @@ def first_stage_split(
             tables[name] = _set_table(sets[name], None)
             _compute(conn, sets[name], ctx, tables[name])
 
-    customers = table_of(Customer)
-    joined: Any = customers
-    columns: list[ColumnElement[Any]] = [customers.c.id.label("customer_id")]
-    for name in set_names:
-        table = tables[name]
-        joined = joined.outerjoin(table, table.c.customer_id == customers.c.id)
-        feature: Feature
-        for feature in sets[name].features:
-            columns.append(with_default(table.c[feature.name], feature).label(feature.name))
-    return select(*columns).select_from(joined)
+    return joined_onto_customers((tables[name], sets[name].features) for name in set_names)
 
 
 __all__ = ["SCHEMA", "can_split", "first_stage_split", "scratch_database"]

@@ -31,10 +31,8 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     Connection,
-    Float,
     Integer,
     String,
     Table,
@@ -51,9 +49,10 @@ from sqlalchemy import (
 )
 
 from core.expr import to_sql
+from core.feature_sql import feature_columns
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
-from core.vocabulary import CycleStage, Feature, FeatureType, StageContext
+from core.vocabulary import CycleStage, Feature, StageContext
 from plugins.tiering.features import TIER_FEATURES, latest_states, tier_state_select
 from plugins.tiering.in_force import FeatureSettings, record_settings
 from plugins.tiering.rfm import RFM_FEATURES, compute_cuts, rfm_select
@@ -62,11 +61,6 @@ from plugins.tiering.tables import tier_states
 from plugins.tiering.tiers import TiersSection, section_of
 
 events = table_of(Event)
-_SQL_TYPES: dict[FeatureType, Any] = {
-    FeatureType.NUMBER: Float,
-    FeatureType.STRING: String(64),
-    FeatureType.BOOLEAN: Boolean,
-}
 CHANGED = ("initial", "upgrade", "downgrade", "reassigned")
 EVENT_ACTIONS = ("upgrade", "downgrade", "reassigned")
 
@@ -218,11 +212,7 @@ def refresh_columns(
 
 def temp_of(conn: Connection, name: str, query: Any, features: Sequence[Feature]) -> Table:
     """``query`` (customer_id and the features' columns) in a TEMP table keyed by customer."""
-    table = temp_table(
-        name,
-        Column("customer_id", Integer, primary_key=True),
-        *(Column(f.name, _SQL_TYPES[f.type]) for f in features),
-    )
+    table = temp_table(name, *feature_columns(features))
     recreate(conn, table)
     conn.execute(insert(table).from_select([c.name for c in query.selected_columns], query))
     return table
