@@ -103,31 +103,74 @@ def log_likelihood(
     return float(np.dot(np.asarray(weights, dtype=np.float64), terms))
 
 
-def _objective(
-    log_params: Array, x: Array, t_x: Array, T: Array, w: Array, total: float
-) -> tuple[float, Array]:
+@dataclass(frozen=True)
+class FitData:
+    """The statistics in the shape the objective wants, prepared once per fit.
+
+    The gamma and beta functions and their derivatives depend on a customer's ``x``
+    only, and a base has few distinct ``x`` (tens) among many customers: they are
+    evaluated once per distinct ``x`` and weighted by the customers who have it.
+    """
+
+    x: Array  # per row
+    t_x: Array
+    T: Array
+    w: Array  # customers per row
+    repeat: npt.NDArray[np.bool_]
+    xs: Array  # the distinct x
+    row_x: npt.NDArray[np.intp]  # index into ``xs`` of each row's x
+    wx: Array  # customers per distinct x
+    total: float
+
+
+def prepare_fit_data(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, w: ArrayLike) -> FitData:
+    x_arr, t_arr, T_arr, w_arr = _arrays(x, t_x, T, w)
+    xs, row_x = np.unique(x_arr, return_inverse=True)
+    wx = np.bincount(row_x, weights=w_arr, minlength=xs.size).astype(np.float64)
+    return FitData(x_arr, t_arr, T_arr, w_arr, x_arr > 0, xs, row_x, wx, float(np.sum(w_arr)))
+
+
+def _objective(log_params: Array, data: FitData) -> tuple[float, Array]:
     """Mean negative log-likelihood and its gradient with respect to the log-parameters."""
     r, alpha, a, b = np.exp(np.clip(log_params, -30.0, 30.0))
-    params = BgNbdParams(float(r), float(alpha), float(a), float(b))
-    repeat = x > 0
-    lag = np.where(repeat, b + x - 1, 1.0)
+    x, w, xs, wx = data.x, data.w, data.xs, data.wx
+    psi, gammaln, betaln = special.digamma, special.gammaln, special.betaln
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        terms = log_likelihood_terms(params, x, t_x, T)
-        still_alive = -(r + x) * np.log(alpha + T)
-        dropped = np.where(repeat, np.log(a) - np.log(lag) - (r + x) * np.log(alpha + t_x), -np.inf)
+        # Per distinct x: the factors of eq. 6 that do not involve t_x or T.
+        log_lag = np.log(np.where(xs > 0, b + xs - 1, 1.0))
+        by_x = gammaln(r + xs) + betaln(a, b + xs)
+        value = wx @ by_x + data.total * (-gammaln(r) + r * np.log(alpha) - betaln(a, b))
+        # Per row: alive to T, or dropped out right after t_x.
+        log_alpha_T = np.log(alpha + data.T)
+        log_alpha_tx = np.log(alpha + data.t_x)
+        still_alive = -(r + x) * log_alpha_T
+        dropped = np.where(
+            data.repeat, np.log(a) - log_lag[data.row_x] - (r + x) * log_alpha_tx, -np.inf
+        )
         total_log = np.logaddexp(still_alive, dropped)
-        w_alive, w_dropped = np.exp(still_alive - total_log), np.exp(dropped - total_log)
-    psi = special.digamma
-    d_r = psi(r + x) - psi(r) + np.log(alpha) - w_alive * np.log(alpha + T)
-    d_r -= w_dropped * np.log(alpha + t_x)
-    d_alpha = r / alpha - w_alive * (r + x) / (alpha + T) - w_dropped * (r + x) / (alpha + t_x)
-    d_a = psi(a + b) - psi(a + b + x) + w_dropped / a
-    d_b = psi(b + x) - psi(b) + psi(a + b) - psi(a + b + x) - w_dropped / lag
-    gradient = np.array([r * w @ d_r, alpha * w @ d_alpha, a * w @ d_a, b * w @ d_b])
-    value = -float(w @ terms) / total
-    if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
+        w_alive = w * np.exp(still_alive - total_log)
+        w_dropped = w * np.exp(dropped - total_log)
+    value += float(w @ total_log)
+    d_r = (
+        wx @ psi(r + xs)
+        + data.total * (np.log(alpha) - psi(r))
+        - w_alive @ log_alpha_T
+        - w_dropped @ log_alpha_tx
+    )
+    d_alpha = (
+        data.total * r / alpha
+        - w_alive @ ((r + x) / (alpha + data.T))
+        - w_dropped @ ((r + x) / (alpha + data.t_x))
+    )
+    by_x_dropped = np.bincount(data.row_x, weights=w_dropped, minlength=xs.size)
+    d_ab = data.total * psi(a + b) - wx @ psi(a + b + xs)
+    d_a = d_ab + float(np.sum(by_x_dropped)) / a
+    d_b = d_ab + wx @ psi(b + xs) - data.total * psi(b) - by_x_dropped @ np.exp(-log_lag)
+    gradient = np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b])
+    mean = -float(value) / data.total
+    if not np.isfinite(mean) or not np.all(np.isfinite(gradient)):
         return 1e300, np.zeros(4)
-    return value, -gradient / total
+    return mean, -gradient / data.total
 
 
 def fit(
@@ -144,13 +187,12 @@ def fit(
     dozen evaluations; should it stop short of a vanishing gradient, Nelder–Mead (no
     gradient) takes over from where it stopped. Raises ValueError when there is nothing to fit.
     """
-    x_arr, t_arr, T_arr = _arrays(x, t_x, T)
+    x_arr = np.asarray(x, dtype=np.float64)
     w = np.ones_like(x_arr) if weights is None else np.asarray(weights, dtype=np.float64)
-    total = float(np.sum(w))
-    if total <= 0 or x_arr.size == 0:
+    if x_arr.size == 0 or float(np.sum(w)) <= 0:
         raise ValueError("no customers to fit the BG/NBD model to")
     start = np.log(np.array((initial or BgNbdParams(1.0, 1.0, 1.0, 1.0)).as_tuple()))
-    data = (x_arr, t_arr, T_arr, w, total)
+    data = (prepare_fit_data(x_arr, t_x, T, w),)
     best = optimize.minimize(
         _objective, start, args=data, jac=True, method="BFGS", options={"gtol": 1e-7}
     )
@@ -171,8 +213,8 @@ def fit(
     params = BgNbdParams(*(float(v) for v in np.exp(best.x)))
     return FitResult(
         params=params,
-        log_likelihood=-float(best.fun) * total,
-        customers=round(total),
+        log_likelihood=-float(best.fun) * data[0].total,
+        customers=round(data[0].total),
         converged=bool(best.success or stationary) and bool(np.all(np.isfinite(best.x))),
         iterations=iterations,
         message=str(best.message),

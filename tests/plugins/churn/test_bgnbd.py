@@ -117,10 +117,10 @@ def test_fitting_nothing_is_an_error() -> None:
 def test_the_analytic_gradient_matches_finite_differences() -> None:
     from scipy.optimize import approx_fprime
 
-    from plugins.churn.bgnbd import _objective
+    from plugins.churn.bgnbd import _objective, prepare_fit_data
 
     x, t_x, T = calibration_stats()
-    data = (x, t_x, T, np.ones_like(x), float(len(x)))
+    data = (prepare_fit_data(x, t_x, T, np.ones_like(x)),)
     for point in ([0.0, 0.0, 0.0, 0.0], [-1.4, 1.5, -0.2, 0.9], [1.0, -1.0, 0.5, -0.5]):
         at = np.array(point)
         numeric = approx_fprime(at, lambda p: _objective(p, *data)[0], 1e-7)
