@@ -1,6 +1,8 @@
 """One cycle: every due rule evaluated against every customer, as of one instant.
 
-1. features   all feature sets into the connection's TEMP ``patron_features`` table
+0. stages     plugin stages that say ``before_features`` (churn fits its model here)
+1. features   all feature sets into the connection's TEMP ``patron_features`` table,
+              then the other plugin stages (tiering, care SLA, journeys)
 2. evaluate   every due rule's compiled ``when`` in one pass over the feature table
               (:mod:`core.matching`); per rule, its customers go into TEMP
               ``patron_matches`` (no customer passes through Python)
@@ -50,7 +52,13 @@ from core.rules import RuleDef, RuleSet
 from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
 from core.store.tables import table_of
 from core.temp_tables import recreate, temp_table
-from core.vocabulary import ActionKind, EffectContext, FeatureContext, StageContext
+from core.vocabulary import (
+    ActionKind,
+    CycleStage,
+    EffectContext,
+    FeatureContext,
+    StageContext,
+)
 
 CYCLE_LOCK_ID = 7263002
 ledger = table_of(LedgerEntry)
@@ -281,16 +289,17 @@ def run_cycle(
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
             ctx = FeatureContext(as_of=as_of, settings=settings, store=store)
+            stages = list(registry.cycle_stages.items.values())  # ordered by `after`
+            early = StageContext(conn, ctx, None, rules, summary.cycle_id, dry_run)
+            _run_stages(summary, early, [s for s in stages if s.before_features])
+            features_started = time.perf_counter()
             features = materialize(conn, registry, ctx)
             summary.customers = conn.execute(
                 select(func.count()).select_from(features)
             ).scalar_one()
-            summary.feature_seconds = time.perf_counter() - started
+            summary.feature_seconds = time.perf_counter() - features_started
             stage_ctx = StageContext(conn, ctx, features, rules, summary.cycle_id, dry_run)
-            for stage in registry.cycle_stages.items.values():  # ordered by `after`
-                stage_started = time.perf_counter()
-                summary.stages[stage.name] = stage.run(stage_ctx)
-                summary.stage_seconds[stage.name] = time.perf_counter() - stage_started
+            _run_stages(summary, stage_ctx, [s for s in stages if not s.before_features])
             matching = RuleMatches(conn, features, [rule for rule, due in plan if due])
             for rule, due in plan:
                 if not due:
@@ -335,6 +344,13 @@ def run_cycle(
             as_of=as_of, summary={o.rule_id: o.as_dict() for o in summary.outcomes}
         )
     return summary
+
+
+def _run_stages(summary: CycleSummary, ctx: StageContext, stages: Sequence[CycleStage]) -> None:
+    for stage in stages:
+        started = time.perf_counter()
+        summary.stages[stage.name] = stage.run(ctx)
+        summary.stage_seconds[stage.name] = time.perf_counter() - started
 
 
 def _record_rule_run(conn: Connection, rule_id: str, as_of: int) -> None:

@@ -54,6 +54,10 @@ class FeatureContext:
     settings: Settings
     store: Store
     features: Any = None  # the feature table of earlier stages, for sets with ``needs``
+    # Shared by one cycle's stages and feature sets (replace() keeps the same dict): a
+    # stage that ran before the features may leave work a set's ``prepare`` can reuse.
+    # Empty outside a cycle, so nothing in it may be needed for correct values.
+    cycle_state: dict[str, Any] = field(default_factory=dict)
 
 
 class FeatureSet(Protocol):
@@ -191,12 +195,13 @@ class RuleSection:
 @dataclass(frozen=True)
 class StageContext:
     """What a cycle stage gets: the cycle's connection (its transaction), the instant,
-    the feature table just materialized, the loaded rule set and whether this is a dry run
-    (a dry run's transaction is rolled back afterwards, so a stage may write freely)."""
+    the feature table just materialized (None for a stage that runs before features),
+    the loaded rule set and whether this is a dry run (a dry run's transaction is rolled
+    back afterwards, so a stage may write freely)."""
 
     conn: Connection
     ctx: FeatureContext
-    features: Any  # sqlalchemy Table
+    features: Any  # sqlalchemy Table, or None before features
     rules: Any  # core.rules.RuleSet
     cycle_id: int | None
     dry_run: bool
@@ -214,12 +219,17 @@ class CycleStage:
     that is not installed is ignored, so plugins stay optional); ``"*"`` means after
     every stage that does not itself say ``"*"``. Stages are otherwise run in
     registration order.
+
+    A stage with ``before_features = True`` runs before the feature table is computed
+    and gets none: work the features then read (churn fits the model its scores use),
+    so no column of the wide feature table has to be rewritten afterwards.
     """
 
     name: str
     run: Callable[[StageContext], dict[str, int]]
     description: str = ""
     after: Sequence[str] = ()
+    before_features: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Column, Connection, Float, Integer, Select, Table, and_, select
 
+from core.features import FEATURES_TABLE
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.churn import bgnbd
@@ -89,6 +90,15 @@ def bulk_insert(
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({listed}) VALUES ({marks})", list(rows))
 
 
+ALL_BUYERS_KEY = "churn.all_buyers_triples"
+
+
+def remember_all_buyers(ctx: FeatureContext, triples: Sequence[tuple[int, int, int, int]]) -> None:
+    """Note for this cycle's churn_model set that the statistics table holds every buyer
+    as of ``ctx.as_of``, with these distinct triples (the churn stage, after a fit)."""
+    ctx.cycle_state[ALL_BUYERS_KEY] = list(triples)
+
+
 def fill_scores(
     conn: Connection,
     ctx: FeatureContext,
@@ -97,11 +107,15 @@ def fill_scores(
     """Statistics for the customers of ``ctx.features`` who bought, scored with the fit in force.
 
     ``triples`` are the distinct statistics of every buyer when the caller has just
-    filled the statistics table for the whole base (the churn stage, after a fit): they
-    are scored as they are instead of being aggregated from the events a second time.
+    filled the statistics table for the whole base: they are scored as they are instead
+    of being aggregated from the events a second time. In a cycle whose churn stage
+    fitted, the stage left them in ``ctx.cycle_state`` for the cycle's feature table.
     """
     scores = scores_table()
     recreate(conn, scores)
+    if triples is None and ctx.features is not None and ctx.features.name == FEATURES_TABLE:
+        # In a cycle that just fitted, the statistics of every buyer are already there.
+        triples = ctx.cycle_state.pop(ALL_BUYERS_KEY, None)
     if triples is None:
         features = ctx.features
         buyers = select(features.c.customer_id).where(features.c.purchase_count > 0)
@@ -160,5 +174,6 @@ __all__ = [
     "bulk_insert",
     "fill_scores",
     "fit_in_force",
+    "remember_all_buyers",
     "score",
 ]

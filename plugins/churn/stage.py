@@ -1,12 +1,13 @@
 """The churn cycle stage: record the ``churn:`` settings and refit BG/NBD when it is due.
 
-Runs after the feature table is filled. When the fit in force at the cycle's instant is
-older than ``fit_every`` (or there is none), the stage fits the model to every buyer's
-statistics as of that instant — one SQL GROUP BY, then a weighted maximum-likelihood
-fit over the distinct ``(x, t_x, T)`` — and stores the parameters with their fit date.
-When it fitted, or the settings changed, it recomputes the churn columns of this
-cycle's feature table, so the rules of this very cycle see the new values — the same
-ones ``feature_rows`` computes later for this instant.
+Runs before the feature table is computed (``before_features``). When the fit in force
+at the cycle's instant is older than ``fit_every`` (or there is none), the stage fits
+the model to every buyer's statistics as of that instant — one SQL GROUP BY, then a
+weighted maximum-likelihood fit over the distinct ``(x, t_x, T)`` — and stores the
+parameters with their fit date. The churn feature sets computed next score with that
+fit and the recorded settings, so the rules of this very cycle see the new values (the
+same ones ``feature_rows`` computes later for this instant), and the statistics just
+aggregated for the fit are scored as they are instead of being aggregated again.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ import dataclasses
 import logging
 import math
 
-from sqlalchemy import Connection, Table, insert, update
+from sqlalchemy import Connection, insert
 
-from core.vocabulary import CycleStage, FeatureContext, FeatureSet, StageContext
+from core.vocabulary import CycleStage, FeatureContext, StageContext
 from plugins.churn import bgnbd
-from plugins.churn.model import ChurnModelFeatures, fill_scores, fit_in_force, score
-from plugins.churn.risk import ChurnRisk
+from plugins.churn.model import fit_in_force, remember_all_buyers, score
 from plugins.churn.settings import ChurnSettings, record_settings, settings_of
 from plugins.churn.stats import WEEK_DAYS, distinct_triples, fill_stats
 from plugins.churn.tables import model_fits
@@ -109,26 +109,8 @@ def _scores_finite(result: bgnbd.FitResult, triples: list[tuple[int, int, int, i
     return all(math.isfinite(value) for row in score(result.params, triples) for value in row[3:])
 
 
-def refresh(
-    conn: Connection,
-    table: Table,
-    fset: FeatureSet,
-    ctx: FeatureContext,
-    *,
-    prepared: bool = False,
-) -> None:
-    """Recompute one feature set's columns of the filled feature table ``table``
-    (``prepared``: its TEMP tables are already filled for this instant)."""
-    staged = dataclasses.replace(ctx, features=table)
-    if not prepared:
-        fset.prepare(conn, staged)
-    sub = fset.select(staged).subquery(f"refresh_{fset.name}")
-    values = {f.name: sub.c[f.name] for f in fset.features}
-    conn.execute(update(table).values(values).where(table.c.customer_id == sub.c.customer_id))
-
-
 def run_churn_stage(stage: StageContext) -> dict[str, int]:
-    """Record settings, refit when due, refresh this cycle's churn columns if either happened."""
+    """Record settings and refit when due, before the churn features are computed."""
     settings = settings_of(stage.rules)
     conn, ctx = stage.conn, stage.ctx
     recorded = record_settings(conn, settings, ctx.as_of)
@@ -136,11 +118,9 @@ def run_churn_stage(stage: StageContext) -> dict[str, int]:
     if fit_due(conn, ctx.as_of, settings):
         fitted = fit_model(conn, ctx, settings, stage.cycle_id)
     if fitted is not None:
-        # The statistics table holds every buyer already: score its triples with the new fit.
-        fill_scores(conn, dataclasses.replace(ctx, features=stage.features), fitted.triples)
-        refresh(conn, stage.features, ChurnModelFeatures(), ctx, prepared=True)
-    if fitted is not None or recorded:
-        refresh(conn, stage.features, ChurnRisk(), ctx)
+        # The statistics table holds every buyer as of this instant: the churn_model
+        # set scores these triples instead of aggregating the events a second time.
+        remember_all_buyers(ctx, fitted.triples)
     return {
         "fitted": int(fitted is not None),
         "fit_customers": fitted.result.customers if fitted is not None else 0,
@@ -151,8 +131,10 @@ def run_churn_stage(stage: StageContext) -> dict[str, int]:
 CHURN_STAGE = CycleStage(
     name="churn",
     run=run_churn_stage,
-    description="Refits BG/NBD when the fit in force is older than churn.fit_every, records "
-    "changed churn settings, and refreshes this cycle's churn columns when either happened.",
+    description="Before the features: refits BG/NBD when the fit in force is older than "
+    "churn.fit_every and records changed churn settings, so this cycle's churn features "
+    "use both.",
+    before_features=True,
 )
 
-__all__ = ["CHURN_STAGE", "fit_due", "fit_model", "refresh", "run_churn_stage"]
+__all__ = ["CHURN_STAGE", "fit_due", "fit_model", "run_churn_stage"]

@@ -52,8 +52,8 @@ def test_high_risk_customers_buy_again_far_less_often(
         as_of = int(instant.timestamp())
         with sqlite_store.engine.connect() as conn, conn.begin():
             ctx = FeatureContext(as_of=as_of, settings=settings, store=sqlite_store)
+            run_churn_stage(StageContext(conn, ctx, None, RuleSet(), None, dry_run=False))
             features = materialize(conn, app.registry, ctx)
-            run_churn_stage(StageContext(conn, ctx, features, RuleSet(), None, dry_run=False))
             again = exists().where(
                 events.c.customer_id == features.c.customer_id,
                 events.c.type == "purchase",

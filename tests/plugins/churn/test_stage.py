@@ -8,9 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from core.app import App
+from core.features import feature_rows, materialize
 from core.importing import import_events
 from core.store import Store
+from core.vocabulary import FeatureContext, StageContext
 from plugins.churn import bgnbd
+from plugins.churn.model import ALL_BUYERS_KEY
+from plugins.churn.stage import CHURN_STAGE
 from plugins.churn.tables import model_fits
 from tests.cycle.conftest import add_customer, add_event, at
 from tests.plugins.churn.cdnow_data import PAPER, SAMPLE
@@ -44,7 +48,7 @@ def test_a_cycle_fits_the_cdnow_sample_like_the_paper_and_refits_weekly(
         first.cycle_id,
         946,
     )
-    # this cycle's features already use the new fit (refreshed by the stage)
+    # features as of the fit's instant use the new fit
     customer_1 = 1  # master id 00004: x = 2, t_x = 30.43, T = 38.86 weeks
     assert features_of(app, CALIBRATED, [customer_1])[customer_1]["p_alive"] == pytest.approx(
         float(bgnbd.p_alive(bgnbd.BgNbdParams(**PAPER), 2, 213 / 7, 272 / 7)), rel=2e-3
@@ -89,3 +93,41 @@ def test_a_sample_with_too_few_repeat_buyers_falls_back_to_everyone(
     assert cycle(app, CALIBRATED).stages["churn"]["fit_customers"] == 2357
     (fit,) = fits(store)
     assert {name: round(fit[name], 3) for name in PAPER} == PAPER
+
+
+def test_the_cycle_that_fits_scores_its_own_feature_table_with_the_new_fit(
+    store: Store, churn_app: AppFactory
+) -> None:
+    # The stage runs before the features; the churn_model set then scores the triples
+    # the fit aggregated instead of aggregating again. Its values must be the ones a
+    # fresh computation of the same instant gives.
+    app = churn_app()
+    import_events(store, SAMPLE, app.settings, app.registry.event_types.names(), "cdnow")
+    ctx = FeatureContext(as_of=at(CALIBRATED), settings=app.settings, store=store)
+    with store.engine.connect() as conn, conn.begin():
+        summary = CHURN_STAGE.run(StageContext(conn, ctx, None, app.load_rules(), None, False))
+        assert summary["fitted"] == 1 and ALL_BUYERS_KEY in ctx.cycle_state
+        table = materialize(conn, app.registry, ctx)
+        assert ALL_BUYERS_KEY not in ctx.cycle_state  # taken by the churn_model set
+        in_cycle = {
+            row.customer_id: (row.p_alive, row.expected_purchases_90d, row.churn_risk)
+            for row in conn.execute(
+                select(
+                    table.c.customer_id,
+                    table.c.p_alive,
+                    table.c.expected_purchases_90d,
+                    table.c.churn_risk,
+                )
+            )
+        }
+        fresh = feature_rows(
+            conn,
+            app.registry,
+            FeatureContext(as_of=ctx.as_of, settings=app.settings, store=store),
+            in_cycle,
+        )
+    assert sum(1 for v in in_cycle.values() if v[0] is not None) == 2357
+    for customer_id, (p_alive, expected, risk) in in_cycle.items():
+        row = fresh[customer_id]
+        assert (p_alive, expected) == (row["p_alive"], row["expected_purchases_90d"])
+        assert risk == pytest.approx(row["churn_risk"])
