@@ -122,6 +122,8 @@ def materialize(
     """Compute every feature for every (or the given) customer into a TEMP table."""
     table = features_table(registry, name)
     recreate(conn, table)
+    if customer_ids is not None:
+        ctx = dataclasses.replace(ctx, customer_ids=customer_ids)
     plan = stages(registry)
     if customer_ids is None and plan and can_split(conn, ctx):
         first = first_stage_split(conn, registry, ctx, plan[0])

@@ -7,7 +7,7 @@ return instances from the hooks in :mod:`core.hookspecs`; the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -54,6 +54,10 @@ class FeatureContext:
     settings: Settings
     store: Store
     features: Any = None  # the feature table of earlier stages, for sets with ``needs``
+    # The customers being computed (a few, for ``feature_rows``); None: the whole base.
+    # ``select`` is restricted to them by the caller; a ``prepare`` that aggregates per
+    # customer into a TEMP table can restrict its own work with it.
+    customer_ids: Collection[int] | None = None
     # Shared by one cycle's stages and feature sets (replace() keeps the same dict): a
     # stage that ran before the features may leave work a set's ``prepare`` can reuse.
     # Empty outside a cycle, so nothing in it may be needed for correct values.

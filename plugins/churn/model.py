@@ -1,7 +1,7 @@
 """``p_alive`` and ``expected_purchases_90d``: the BG/NBD fit in force, scored in bulk.
 
-``prepare`` builds the buyers' statistics in SQL (only for the customers in the feature
-table being filled — the whole base in a cycle, a few in ``feature_rows``), scores each
+``prepare`` builds the buyers' statistics in SQL (only for the customers being computed,
+``ctx.customer_ids`` — the whole base in a cycle, a few in ``feature_rows``), scores each
 distinct ``(x, t_x, T)`` once with numpy using the stored fit, and writes the scores to a
 TEMP table that ``select`` joins back. It never fits: that is the cycle stage's job
 (:mod:`plugins.churn.stage`), so computing a few customers' features is cheap and writes
@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Column, Connection, Float, Integer, Select, Table, and_, select
 
-from core.features import FEATURES_TABLE
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.churn import bgnbd
@@ -113,12 +112,11 @@ def fill_scores(
     """
     scores = scores_table()
     recreate(conn, scores)
-    if triples is None and ctx.features is not None and ctx.features.name == FEATURES_TABLE:
+    if triples is None and ctx.customer_ids is None:
         # In a cycle that just fitted, the statistics of every buyer are already there.
         triples = ctx.cycle_state.pop(ALL_BUYERS_KEY, None)
     if triples is None:
-        features = ctx.features
-        buyers = select(features.c.customer_id).where(features.c.purchase_count > 0)
+        buyers = None if ctx.customer_ids is None else list(ctx.customer_ids)
         triples = distinct_triples(conn, fill_stats(conn, ctx, buyers))
     fit = fit_in_force(conn, ctx.as_of)
     if fit is None:
@@ -130,7 +128,6 @@ class ChurnModelFeatures:
     """BG/NBD P(alive) and expected purchases, from the stored fit in force."""
 
     name = "churn_model"
-    needs = ("purchase_count",)  # a later stage: reads which customers are being computed
     features: Sequence[Feature] = (
         Feature(
             "p_alive",

@@ -50,7 +50,7 @@ def utc_offset(ctx: FeatureContext) -> int:
 def fill_stats(conn: Connection, ctx: FeatureContext, buyers: Any = None) -> Table:
     """(Re)build the TEMP statistics table as of ``ctx.as_of``.
 
-    ``buyers`` is an optional SELECT of customer ids to restrict to (a few customers
+    ``buyers`` is an optional SELECT or list of customer ids to restrict to (a few customers
     for ``feature_rows``); None means the whole base.
     """
     table = stats_table()
