@@ -25,7 +25,7 @@ from plugins.tiering.features import TierStateFeatures
 from plugins.tiering.loyalty import EXPIRE_POINTS, GRANT_POINTS, ISSUE_COUPON
 from plugins.tiering.loyalty_features import CouponFeatures, PointsFeatures, UnrewardedFeatures
 from plugins.tiering.rfm import RfmFeatures
-from plugins.tiering.stage import TIERING_STAGE
+from plugins.tiering.stage import TIER_SETTINGS_STAGE, TIERING_STAGE
 from plugins.tiering.tiers import TiersSection, check_tiers
 
 TIERS_SECTION = RuleSection(
@@ -74,7 +74,7 @@ def patron_rule_sections() -> list[RuleSection]:
 
 @hookimpl
 def patron_cycle_stages() -> list[CycleStage]:
-    return [TIERING_STAGE]
+    return [TIER_SETTINGS_STAGE, TIERING_STAGE]
 
 
 __all__ = ["TIERS_SECTION"]

@@ -55,7 +55,6 @@ from core.temp_tables import recreate, temp_table
 from core.vocabulary import CycleStage, Feature, StageContext
 from plugins.tiering.features import TIER_FEATURES, latest_states, tier_state_select
 from plugins.tiering.in_force import FeatureSettings, record_settings
-from plugins.tiering.rfm import RFM_FEATURES, compute_cuts, rfm_select
 from plugins.tiering.sql import integer, upsert
 from plugins.tiering.tables import tier_states
 from plugins.tiering.tiers import TiersSection, section_of
@@ -223,10 +222,6 @@ def run_tiering(stage: StageContext) -> dict[str, int]:
     conn, features, as_of = stage.conn, stage.features, stage.ctx.as_of
     section = section_of(stage.rules)
     settings = FeatureSettings.of(section)
-    if record_settings(conn, settings, as_of):
-        cuts = compute_cuts(conn, as_of, settings.rfm)
-        scores = temp_of(conn, "tiering_rfm", rfm_select(as_of, settings.rfm, cuts), RFM_FEATURES)
-        refresh_columns(conn, features, scores, RFM_FEATURES, reset=True)
     d = decide(conn, features, section, as_of)
     write_states(conn, d, as_of, stage.cycle_id)
     write_events(conn, d, as_of)
@@ -245,6 +240,21 @@ def run_tiering(stage: StageContext) -> dict[str, int]:
     return {action: counts.get(action, 0) for action in (*CHANGED, "pending", "cancel")}
 
 
+def record_tier_settings(stage: StageContext) -> dict[str, int]:
+    """Store the ``tiers:`` feature settings (RFM bins, ...) in force from this instant
+    when they changed, before the features: this cycle's RFM scores then use them."""
+    settings = FeatureSettings.of(section_of(stage.rules))
+    return {"settings_recorded": int(record_settings(stage.conn, settings, stage.ctx.as_of))}
+
+
+TIER_SETTINGS_STAGE = CycleStage(
+    name="tiering-settings",
+    run=record_tier_settings,
+    description="Before the features: records changed tiers: feature settings (RFM bins "
+    "and weights), so this cycle's RFM scores already use them.",
+    before_features=True,
+)
+
 TIERING_STAGE = CycleStage(
     name="tiering",
     run=run_tiering,
@@ -252,4 +262,11 @@ TIERING_STAGE = CycleStage(
     "downgrades after the grace period), store changes and tier_changed events.",
 )
 
-__all__ = ["TIERING_STAGE", "decide", "refresh_columns", "run_tiering"]
+__all__ = [
+    "TIERING_STAGE",
+    "TIER_SETTINGS_STAGE",
+    "decide",
+    "record_tier_settings",
+    "refresh_columns",
+    "run_tiering",
+]
