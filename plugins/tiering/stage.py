@@ -225,7 +225,12 @@ def run_tiering(stage: StageContext) -> dict[str, int]:
     d = decide(conn, features, section, as_of)
     write_states(conn, d, as_of, stage.cycle_id)
     write_events(conn, d, as_of)
+    # Only customers with a decision have a new state: everyone else's tier columns,
+    # computed with the features as of this instant, are already what they would be.
     query = tier_state_select(as_of, settings.priority_tiers)
+    query = query.where(
+        query.selected_columns.customer_id.in_(select(d.c.customer_id).where(d.c.action != "same"))
+    )
     refresh_columns(
         conn,
         features,

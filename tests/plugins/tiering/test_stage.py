@@ -9,13 +9,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core.app import build_app
 from core.config import Settings
-from core.cycle import CycleSummary
+from core.cycle import CycleSummary, run_cycle
+from core.features import feature_rows
+from core.hookspecs import hookimpl
+from core.plugins import make_plugin_manager
 from core.store import Event, Store
 from core.store.tables import table_of
+from core.vocabulary import CycleStage, FeatureContext, StageContext
 from plugins.tiering.tables import tier_states
-from tests.cycle.conftest import add_customer, add_event, write_rules
-from tests.plugins.tiering.conftest import rows
+from tests.cycle.conftest import add_customer, add_event, at, write_rules
+from tests.plugins.tiering.conftest import OTHER_PLUGINS, rows
 
 events = table_of(Event)
 TIERS = """
@@ -302,3 +307,54 @@ def test_new_rfm_settings_apply_in_the_cycle_that_sees_them(
     assert [found[c]["tier"] for c in ids].count("gold") == gold
     assert [found[c]["priority_service"] for c in ids].count(True) == gold
     assert summary.stages["tiering"]["initial"] == 5
+
+
+class TierColumnsAfterTiering:
+    """A plugin whose stage, after tiering, copies the cycle's tier columns."""
+
+    COLUMNS = ("tier", "previous_tier", "tier_change", "tier_since_days", "days_until_downgrade")
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[Any, ...]] = {}
+
+    def run(self, stage: StageContext) -> dict[str, int]:
+        table = stage.features
+        found = stage.conn.execute(
+            select(table.c.customer_id, *(table.c[name] for name in self.COLUMNS))
+        )
+        self.seen = {row[0]: tuple(row[1:]) for row in found}
+        return {}
+
+    @hookimpl
+    def patron_cycle_stages(self) -> list[CycleStage]:
+        return [CycleStage("copy-tiers", self.run, after=("tiering",))]
+
+
+def test_the_cycle_table_holds_every_customers_tier_after_the_stage(
+    store: Store, settings: Settings
+) -> None:
+    # The stage rewrites the tier columns of decided customers only; everyone else's
+    # come from the features of the same instant: all must equal a fresh computation.
+    tiers(settings)
+    copy = TierColumnsAfterTiering()
+    app = build_app(settings=settings, pm=make_plugin_manager(extra=[copy], block=OTHER_PLUGINS))
+    app._store = store
+    ids = [add_customer(store, f"k{i}") for i in range(6)]
+    for i, cid in enumerate(ids[:4]):
+        add_event(store, cid, "purchase", day(0), amount=300 * i)
+    add_event(store, ids[1], "purchase", day(3), amount=900)  # silver -> gold on day 3
+    add_event(store, ids[2], "refund", day(3), amount=600)  # gold -> silver: pending
+    for when in (day(1), day(3), day(5)):
+        run_cycle(app.store, app.registry, settings, app.load_rules(), at(when), force=True)
+        ctx = FeatureContext(as_of=at(when), settings=settings, store=store)
+        with store.begin() as conn:
+            fresh = feature_rows(conn, app.registry, ctx, ids)
+        expected = {
+            cid: tuple(fresh[cid][name] for name in TierColumnsAfterTiering.COLUMNS) for cid in ids
+        }
+        seen = {cid: tuple(normal(v) for v in row) for cid, row in copy.seen.items()}
+        assert seen == expected, when
+
+
+def normal(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
