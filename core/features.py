@@ -5,11 +5,13 @@ written once into a TEMP table, ``patron_features``; each rule's condition then
 runs as a WHERE clause over that table. Feature defaults (0 purchases, not NULL)
 are applied here, so every evaluator sees the same values.
 
-On a SQLite file store a cycle computes the first stage on two connections at once
-(:mod:`core.parallel_features`). Sets that read other sets' features (``needs``) run in
-later stages: their SELECT
-may read the table filled so far (``ctx.features``), and their columns are filled
-with one ``UPDATE ... FROM`` per set.
+Sets that read other sets' features (``needs``) run in later stages: their SELECT may
+read the features computed so far (``ctx.features``). On a SQLite file store a cycle
+computes every set into a table of its own, the first stage on two connections at once
+(:mod:`core.parallel_features`); a later stage reads the earlier sets' tables joined,
+and the feature table is written once from all of them. Otherwise (PostgreSQL, a few
+customers) the first stage is one INSERT ... SELECT and each later set fills its
+columns with one ``UPDATE ... FROM``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,12 @@ from core.feature_sql import (
     stages,
     with_default,
 )
-from core.parallel_features import can_split, first_stage_split
+from core.parallel_features import (
+    can_split,
+    compute_into_table,
+    first_stage_split,
+    set_tables_joined,
+)
 from core.registry import Registry
 from core.store.tables import Customer, table_of
 from core.temp_tables import TEMP_METADATA, recreate
@@ -111,6 +118,24 @@ def _fill_later_stage(
             )
 
 
+def _fill_from_set_tables(
+    conn: Connection, registry: Registry, ctx: FeatureContext, plan: list[list[str]], table: Table
+) -> None:
+    """Every set into a table of its own, the first stage on two connections; a later
+    stage reads the earlier sets' tables joined (``ctx.features``). The feature table is
+    then written once, from all of them: an UPDATE per later set would rewrite every
+    row of the wide table, as costly as writing it."""
+    tables = first_stage_split(conn, registry, ctx, plan[0])
+    for stage in plan[1:]:
+        so_far = set_tables_joined(tables, registry).subquery("features_so_far")
+        staged = dataclasses.replace(ctx, features=so_far)
+        for set_name in stage:
+            tables[set_name] = compute_into_table(conn, registry.feature_sets[set_name], staged)
+    everything = set_tables_joined(tables, registry)
+    names = [c.name for c in everything.selected_columns]
+    conn.execute(insert(table).from_select(names, everything))
+
+
 def materialize(
     conn: Connection,
     registry: Registry,
@@ -126,14 +151,14 @@ def materialize(
         ctx = dataclasses.replace(ctx, customer_ids=customer_ids)
     plan = stages(registry)
     if customer_ids is None and plan and can_split(conn, ctx):
-        first = first_stage_split(conn, registry, ctx, plan[0])
+        _fill_from_set_tables(conn, registry, ctx, plan, table)
     else:
         first = _first_stage_select(conn, registry, ctx, plan[0] if plan else [], customer_ids)
-    names = [c.name for c in first.selected_columns]
-    conn.execute(insert(table).from_select(names, first))
-    for stage in plan[1:]:
-        for set_name in stage:
-            _fill_later_stage(conn, table, registry.feature_sets[set_name], ctx, customer_ids)
+        names = [c.name for c in first.selected_columns]
+        conn.execute(insert(table).from_select(names, first))
+        for stage in plan[1:]:
+            for set_name in stage:
+                _fill_later_stage(conn, table, registry.feature_sets[set_name], ctx, customer_ids)
     if conn.dialect.name == "postgresql" and customer_ids is None:
         conn.exec_driver_sql(f"ANALYZE {name}")
     return table

@@ -132,14 +132,27 @@ def _compute(conn: Connection, fset: FeatureSet, ctx: FeatureContext, target: Ta
     return int(result.rowcount)
 
 
+def set_tables_joined(tables: dict[str, Table], registry: Registry) -> Select[Any]:
+    """One row per customer: ``customers`` joined to each set's table, with defaults."""
+    sets = registry.feature_sets
+    return joined_onto_customers((table, sets[name].features) for name, table in tables.items())
+
+
+def compute_into_table(conn: Connection, fset: FeatureSet, ctx: FeatureContext) -> Table:
+    """The set's rows, for every customer, in a TEMP table of its own on ``conn``."""
+    table = _set_table(fset, None)
+    _compute(conn, fset, ctx, table)
+    return table
+
+
 def first_stage_split(
     conn: Connection,
     registry: Registry,
     ctx: FeatureContext,
     set_names: Sequence[str],
-) -> Select[Any]:
-    """Compute the stage's sets on ``conn`` and a helper connection; return the SELECT
-    that joins their tables onto ``customers`` (one row per customer)."""
+) -> dict[str, Table]:
+    """Compute the stage's sets on ``conn`` and a helper connection; return the table
+    holding each set's rows (keyed by customer), in ``set_names`` order."""
     sets = {name: registry.feature_sets[name] for name in set_names}
     portable = [n for n in set_names if getattr(sets[n], "parallel_safe", False)]
     queue = _Queue(portable)
@@ -200,7 +213,14 @@ def first_stage_split(
             tables[name] = _set_table(sets[name], None)
             _compute(conn, sets[name], ctx, tables[name])
 
-    return joined_onto_customers((tables[name], sets[name].features) for name in set_names)
+    return {name: tables[name] for name in set_names}
 
 
-__all__ = ["SCHEMA", "can_split", "first_stage_split", "scratch_database"]
+__all__ = [
+    "SCHEMA",
+    "can_split",
+    "compute_into_table",
+    "first_stage_split",
+    "scratch_database",
+    "set_tables_joined",
+]

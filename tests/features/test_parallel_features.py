@@ -1,4 +1,5 @@
-"""The first feature stage split over two connections gives the single query's rows."""
+"""The split path (first stage on two connections, later stages on set tables) gives the
+single query's rows, later stages (churn_risk) included."""
 
 from __future__ import annotations
 
