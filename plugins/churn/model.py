@@ -103,7 +103,7 @@ def fill_scores(
     ctx: FeatureContext,
     triples: Sequence[tuple[int, int, int, int]] | None = None,
 ) -> None:
-    """Statistics for the customers of ``ctx.features`` who bought, scored with the fit in force.
+    """Statistics of the buyers among ``ctx.customer_ids`` (all: None), scored with the fit in force.
 
     ``triples`` are the distinct statistics of every buyer when the caller has just
     filled the statistics table for the whole base: they are scored as they are instead
