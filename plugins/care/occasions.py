@@ -190,20 +190,24 @@ class OccasionFeatures:
         # The zone's offset when the customer joined: the segment starting last at or
         # before joined_at (an index seek; a range join on from_at/to_at would walk
         # every earlier segment of the zone, a hundred in a zone with daylight saving).
-        offset_then = (
-            select(off.c.offset_seconds)
-            .where(off.c.zone == zone, off.c.from_at <= cu.c.joined_at)
-            .order_by(off.c.from_at.desc())
+        # The subquery finds the segment's start once; the join then reads its offset by
+        # primary key, so the three date parts below do not each repeat the seek.
+        seg = off.alias("segment")
+        segment_start = (
+            select(seg.c.from_at)
+            .where(seg.c.zone == zone, seg.c.from_at <= cu.c.joined_at)
+            .order_by(seg.c.from_at.desc())
             .limit(1)
             .scalar_subquery()
         )
-        joined_local = cu.c.joined_at + offset_then
+        joined_local = cu.c.joined_at + off.c.offset_seconds
         joined_year = LocalYear(joined_local)
         years_at_next = ac.c.next_year - joined_year
         future = years_at_next <= 0  # joined today (or later): no anniversary yet
         joined = (
             cu.outerjoin(zd, zd.c.zone == zone)
             .outerjoin(lc, lc.c.locale == cu.c.locale)
+            .outerjoin(off, and_(off.c.zone == zone, off.c.from_at == segment_start))
             .outerjoin(ho, and_(ho.c.country == country, ho.c.today_ordinal == zd.c.today_ordinal))
             .outerjoin(
                 ac,
