@@ -188,11 +188,9 @@ def first_stage_split(
     thread.start()
     try:
         for own in [n for n in set_names if n not in portable]:
-            tables[own] = _set_table(sets[own], None)
-            _compute(conn, sets[own], ctx, tables[own])
+            tables[own] = compute_into_table(conn, sets[own], ctx)
         while (waiting := queue.take()) is not None:
-            tables[waiting] = _set_table(sets[waiting], None)
-            _compute(conn, sets[waiting], ctx, tables[waiting])
+            tables[waiting] = compute_into_table(conn, sets[waiting], ctx)
     finally:
         thread.join()
     if failures:
@@ -210,8 +208,7 @@ def first_stage_split(
                 seen,
                 count,
             )
-            tables[name] = _set_table(sets[name], None)
-            _compute(conn, sets[name], ctx, tables[name])
+            tables[name] = compute_into_table(conn, sets[name], ctx)
 
     return {name: tables[name] for name in set_names}
 

@@ -196,15 +196,13 @@ def write_events(conn: Connection, d: Table, as_of: int) -> None:
 
 
 def refresh_columns(
-    conn: Connection, table: Table, source: Table, features: Sequence[Feature], *, reset: bool
+    conn: Connection, table: Table, source: Table, features: Sequence[Feature]
 ) -> None:
     """Overwrite the feature table's columns of ``features`` from ``source`` (by customer).
 
     ``source`` is a table keyed by customer id: SQLite joins an UPDATE ... FROM subquery
     by scanning it once per row.
     """
-    if reset:
-        conn.execute(update(table).values({f.name: f.default for f in features}))
     values = {f.name: source.c[f.name] for f in features}
     conn.execute(update(table).values(values).where(table.c.customer_id == source.c.customer_id))
 
@@ -236,7 +234,6 @@ def run_tiering(stage: StageContext) -> dict[str, int]:
         features,
         temp_of(conn, "tiering_tier_now", query, TIER_FEATURES),
         TIER_FEATURES,
-        reset=False,
     )
     counts: dict[str, int] = {
         str(action): int(n)
