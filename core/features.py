@@ -12,6 +12,10 @@ computes every set into a table of its own, the first stage on two connections a
 and the feature table is written once from all of them. Otherwise (PostgreSQL, a few
 customers) the first stage is one INSERT ... SELECT and each later set fills its
 columns with one ``UPDATE ... FROM``.
+
+On either path a set that may be kept (:mod:`core.kept_sets`) is read from its kept
+rows, brought up to date for the customers whose rows changed, instead of computed for
+everyone; a few customers' features are always computed afresh.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from core.feature_sql import (
     stages,
     with_default,
 )
+from core.kept_sets import kept_runs
 from core.parallel_features import (
     can_split,
     compute_into_table,
@@ -86,11 +91,19 @@ def _first_stage_select(
     set_names: list[str],
     customer_ids: Collection[int] | None,
 ) -> Select[Any]:
+    sets = [registry.feature_sets[name] for name in set_names]
+    kept, rebuild = kept_runs(conn, sets, ctx) if customer_ids is None else ({}, [])
     parts = []
-    for set_name in set_names:
-        fset = registry.feature_sets[set_name]
-        fset.prepare(conn, ctx)
-        parts.append((set_subquery(fset, ctx, customer_ids), fset.features))
+    for fset in sets:
+        run = kept.get(fset.name)
+        if run is None or fset.name in rebuild:
+            fset.prepare(conn, ctx)
+            rows = set_subquery(fset, ctx, customer_ids)
+            if run is None:
+                parts.append((rows, fset.features))
+                continue
+            run.keep_all(conn, rows)
+        parts.append((run.read(), fset.features))
     query = joined_onto_customers(parts)
     if customer_ids is not None:
         query = query.where(table_of(Customer).c.id.in_(list(customer_ids)))
@@ -125,7 +138,12 @@ def _fill_from_set_tables(
     stage reads the earlier sets' tables joined (``ctx.features``). The feature table is
     then written once, from all of them: an UPDATE per later set would rewrite every
     row of the wide table, as costly as writing it."""
-    tables = first_stage_split(conn, registry, ctx, plan[0])
+    kept, rebuild = kept_runs(conn, [registry.feature_sets[n] for n in plan[0]], ctx)
+    current = {name: run.read() for name, run in kept.items() if name not in rebuild}
+    computed = first_stage_split(conn, registry, ctx, [n for n in plan[0] if n not in current])
+    for name in rebuild:
+        kept[name].keep_all(conn, computed[name])
+    tables: dict[str, Any] = {name: current.get(name, computed.get(name)) for name in plan[0]}
     for stage in plan[1:]:
         so_far = set_tables_joined(tables, registry).subquery("features_so_far")
         staged = dataclasses.replace(ctx, features=so_far)

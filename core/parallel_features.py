@@ -132,7 +132,7 @@ def _compute(conn: Connection, fset: FeatureSet, ctx: FeatureContext, target: Ta
     return int(result.rowcount)
 
 
-def set_tables_joined(tables: dict[str, Table], registry: Registry) -> Select[Any]:
+def set_tables_joined(tables: dict[str, Any], registry: Registry) -> Select[Any]:
     """One row per customer: ``customers`` joined to each set's table, with defaults."""
     sets = registry.feature_sets
     return joined_onto_customers((table, sets[name].features) for name, table in tables.items())

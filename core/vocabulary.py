@@ -47,6 +47,31 @@ class Feature:
 
 
 @dataclass(frozen=True)
+class Keeping:
+    """A feature set's promise that lets a cycle keep its rows between cycles.
+
+    A set with an attribute ``keeping = Keeping(...)`` promises that a customer's row
+    depends only on that customer's events of ``event_types`` and on the instant, and on
+    the instant only through
+
+    - ``windows_days``: counts and sums over ``(as_of - N days, as_of]``, and
+    - ``aging``: features whose value is ``(as_of - an integer instant) / 86400``, real days
+      (``days_between(as_of, max(occurred_at))`` and the like).
+
+    A cycle then keeps the set's rows in the store (each aging feature as its instant) and
+    recomputes only the customers with new events, with an event that became due, or with
+    an event that crossed a window's edge since the kept rows' instant; every other row
+    is read back with its aging features counted to the new instant. The values are
+    exactly those of a full computation (``tests/features/test_kept_sets.py``). A set
+    with ``needs`` or ``population`` is never kept.
+    """
+
+    event_types: tuple[str, ...]
+    windows_days: tuple[int, ...] = ()
+    aging: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FeatureContext:
     """What a feature set needs to build its SQL: the instant and the store."""
 

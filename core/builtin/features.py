@@ -17,7 +17,7 @@ from core.birthdays import birthday_calendar_table, fill_birthday_calendar
 from core.config import Settings
 from core.hookspecs import hookimpl
 from core.store.tables import Customer, Event, table_of
-from core.vocabulary import Feature, FeatureContext, FeatureSet, FeatureType
+from core.vocabulary import Feature, FeatureContext, FeatureSet, FeatureType, Keeping
 
 DAY = 86400
 N, S, B = FeatureType.NUMBER, FeatureType.STRING, FeatureType.BOOLEAN
@@ -45,6 +45,11 @@ class PurchaseFeatures:
 
     name = "purchases"
     parallel_safe = True  # reads stored tables only; prepare does nothing
+    keeping = Keeping(
+        event_types=("purchase", "refund"),
+        windows_days=(90, 365),
+        aging=("days_since_last_purchase", "days_since_first_purchase"),
+    )
     features: Sequence[Feature] = (
         Feature(
             "days_since_last_purchase", N, "Days since the latest purchase (null if none).", "days"

@@ -57,6 +57,7 @@ from core.importing.readers import (
 )
 from core.importing.report import ImportReport
 from core.store import Store
+from core.store.watermark import hold_event_writes
 from core.suggest import did_you_mean
 
 CHUNK_SIZE = 50_000
@@ -385,6 +386,7 @@ class _EventWriter:
                 for customer_id, digest, key, fields in known
             ]
             if rows:
+                hold_event_writes(conn)  # kept feature sets read a safe watermark
                 inserted = self._insert_rows(conn, rows)
         pending.clear()
         self.report.inserted += inserted

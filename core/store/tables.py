@@ -127,6 +127,18 @@ class RuleRun(SQLModel, table=True):
     last_as_of: int = Field(sa_type=BigInteger)
 
 
+class KeptSet(SQLModel, table=True):
+    """Where a kept feature set's rows (table ``kept_<name>``) stand: the instant they
+    are of, and the last event they include."""
+
+    __tablename__ = "kept_sets"
+
+    name: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(max_length=64, description="the set's definition; other = rebuild")
+    as_of: int = Field(sa_type=BigInteger)
+    watermark: int = Field(sa_type=BigInteger, description="highest event id included")
+
+
 class Meta(SQLModel, table=True):
     """Key/value facts about the store itself, such as its schema version."""
 

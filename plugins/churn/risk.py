@@ -85,6 +85,7 @@ def parts_table() -> Table:
         "churn_risk_parts",
         Column("customer_id", Integer, primary_key=True),
         *(Column(name, Float, nullable=False) for name in SIGNALS),
+        Column("recency_ratio", Float),
     )
 
 
@@ -95,6 +96,7 @@ def scores_table() -> Table:
         Column("churn_risk", Float, nullable=False),
         Column("churn_band", String(8), nullable=False),
         Column("churn_reason", String(24), nullable=False),
+        Column("recency_ratio", Float),
     )
 
 
@@ -146,6 +148,9 @@ def parts_query(f: Any) -> Select[Any]:
         p.c.w_satisfaction * satisfaction,
         p.c.w_decline * clipped(decline),
         p.c.w_unanswered_contact * unanswered,
+        (f.c.days_since_last_purchase / func.nullif(f.c.typical_purchase_gap_days, 0)).label(
+            "recency_ratio"
+        ),
     ).select_from(f.join(p, true()))
 
 
@@ -166,7 +171,9 @@ def scores_query() -> Select[Any]:
         else_="unanswered_contact",
     )
     band = case((risk >= p.c.band_high, "high"), (risk >= p.c.band_medium, "medium"), else_="low")
-    return select(parts.c.customer_id, risk, band, reason).select_from(parts.join(p, true()))
+    return select(parts.c.customer_id, risk, band, reason, parts.c.recency_ratio).select_from(
+        parts.join(p, true())
+    )
 
 
 class ChurnRisk:
@@ -175,7 +182,6 @@ class ChurnRisk:
     name = "churn_risk"
     needs = (
         "p_alive",
-        "recency_ratio",
         "days_since_last_purchase",
         "typical_purchase_gap_days",
         "purchase_decline_90d",
@@ -207,6 +213,14 @@ class ChurnRisk:
             "unanswered_contact, or none.",
             default="none",
         ),
+        # Here, not with the purchase signals: it ages by a ratio, which a kept set cannot.
+        Feature(
+            "recency_ratio",
+            FeatureType.NUMBER,
+            "days_since_last_purchase / typical_purchase_gap_days: 1 means on rhythm, 3 means "
+            "silent for three usual gaps (null without a gap).",
+            "gaps",
+        ),
     )
 
     def prepare(self, conn: Connection, ctx: FeatureContext) -> None:
@@ -216,16 +230,22 @@ class ChurnRisk:
         parts, scores = parts_table(), scores_table()
         recreate(conn, parts)
         conn.execute(
-            insert(parts).from_select(["customer_id", *SIGNALS], parts_query(ctx.features))
+            insert(parts).from_select(
+                ["customer_id", *SIGNALS, "recency_ratio"], parts_query(ctx.features)
+            )
         )
         recreate(conn, scores)
-        names = ["customer_id", "churn_risk", "churn_band", "churn_reason"]
+        names = ["customer_id", "churn_risk", "churn_band", "churn_reason", "recency_ratio"]
         conn.execute(insert(scores).from_select(names, scores_query()))
 
     def select(self, ctx: FeatureContext) -> Select[Any]:
         scores = scores_table()
         return select(
-            scores.c.customer_id, scores.c.churn_risk, scores.c.churn_band, scores.c.churn_reason
+            scores.c.customer_id,
+            scores.c.churn_risk,
+            scores.c.churn_band,
+            scores.c.churn_reason,
+            scores.c.recency_ratio,
         )
 
 

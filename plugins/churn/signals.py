@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.builtin.features import count_if, days_between, sum_if
 from core.store.tables import Customer, Event, table_of
-from core.vocabulary import Feature, FeatureContext, FeatureType
+from core.vocabulary import Feature, FeatureContext, FeatureType, Keeping
 
 DAY = 86400
 WINDOW_DAYS = 90
@@ -41,6 +41,10 @@ class PurchaseSignals:
 
     name = "churn_purchase_signals"
     parallel_safe = True  # reads stored tables only; prepare does nothing
+    # Kept between cycles; recency_ratio, which ages by a ratio, is churn_risk's.
+    keeping = Keeping(
+        event_types=("purchase", "refund"), windows_days=(WINDOW_DAYS, 2 * WINDOW_DAYS)
+    )
     features: Sequence[Feature] = (
         Feature(
             "typical_purchase_gap_days",
@@ -48,13 +52,6 @@ class PurchaseSignals:
             "The customer's average days between purchases: (last - first) / (purchases - 1); "
             "null with fewer than two purchases.",
             "days",
-        ),
-        Feature(
-            "recency_ratio",
-            N,
-            "days_since_last_purchase / typical_purchase_gap_days: 1 means on rhythm, 3 means "
-            "silent for three usual gaps (null without a gap).",
-            "gaps",
         ),
         Feature(
             "purchase_count_prev_90d",
@@ -104,7 +101,6 @@ class PurchaseSignals:
             select(
                 ev.c.customer_id,
                 gap.label("typical_purchase_gap_days"),
-                (days_between(literal(as_of), last) / func.nullif(gap, 0)).label("recency_ratio"),
                 count_earlier.label("purchase_count_prev_90d"),
                 spend_earlier.label("spend_prev_90d"),
                 decline(count_if(and_(is_purchase, recent)), count_earlier).label(

@@ -73,4 +73,4 @@ def test_split_and_single_query_agree_on_every_feature(
         conn.exec_driver_sql("SELECT count(*) FROM patron_scratch.fs_purchases").scalar()
         early = _rows(conn, settings, app)
     assert early == single
-    assert "set purchases computed again on the cycle's connection" in caplog.text
+    assert "computed again on the cycle's connection" in caplog.text

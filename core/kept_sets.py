@@ -1,0 +1,252 @@
+"""Feature sets kept between cycles: only customers whose rows changed are recomputed.
+
+A set that declares :class:`core.vocabulary.Keeping` has its rows kept in the store, in
+a table ``kept_<set>`` per set, with a row in ``kept_sets`` saying which instant they
+are of and the highest event id they include (the watermark). A cycle at a later
+instant then
+
+1. collects the *dirty* customers into a TEMP table, with one indexed query per
+   reason: an event of the set's types with a higher id than the watermark (imported
+   since), or whose instant fell in ``(then, now]`` (it became due), or crossed the edge
+   of one of the set's windows (``(then - N days, now - N days]``);
+2. deletes their kept rows and inserts their rows computed as of now (the set's own
+   SELECT, restricted to them inside, where the events index serves each customer);
+3. reads every row back with each aging feature counted to now from the instant kept
+   in its place (``days_between(now, instant)``, the very expression the sets use, so the
+   values are bit for bit those of a full computation).
+
+A kept set is rebuilt from a full computation when it has no kept rows yet, when its
+definition changed (the fingerprint covers its features, its ``Keeping`` and its
+module's source), when the cycle's instant lies before the kept one (a backtest), or
+when more than half the kept customers are dirty. A few customers' features
+(``feature_rows``) are always computed afresh. Everything happens in the cycle's
+transaction: a dry run leaves the kept rows as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Table,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    union,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.builtin.features import DAY, days_between
+from core.feature_sql import SQL_TYPES
+from core.store.tables import Event, KeptSet, table_of
+from core.store.watermark import events_watermark
+from core.temp_tables import recreate, temp_table
+from core.vocabulary import FeatureContext, FeatureSet, Keeping
+
+KEPT_METADATA = MetaData()
+# In ``FeatureContext.cycle_state``: each kept set's recomputed customers (None: rebuilt).
+KEPT_KEY = "kept_sets"
+events = table_of(Event)
+kept_sets = table_of(KeptSet)
+
+
+def keeping_of(fset: FeatureSet) -> Keeping | None:
+    """The set's ``Keeping``, if it may be kept (never with ``needs`` or ``population``)."""
+    keeping = getattr(fset, "keeping", None)
+    if getattr(fset, "needs", None) or getattr(fset, "population", False):
+        return None
+    return keeping if isinstance(keeping, Keeping) else None
+
+
+def kept_table(fset: FeatureSet, keeping: Keeping) -> Table:
+    """The stored table of the set's rows: an aging feature holds its instant."""
+    name = f"kept_{fset.name}"
+    if name in KEPT_METADATA.tables:
+        KEPT_METADATA.remove(KEPT_METADATA.tables[name])
+    columns: list[Column[Any]] = [Column("customer_id", Integer, primary_key=True)]
+    for feature in fset.features:
+        kind = BigInteger if feature.name in keeping.aging else SQL_TYPES[feature.type]
+        columns.append(Column(feature.name, kind))
+    return Table(name, KEPT_METADATA, *columns)
+
+
+def fingerprint(fset: FeatureSet, keeping: Keeping) -> str:
+    """Changes when the set's definition may have: its features, its promise, its code."""
+    try:
+        source = inspect.getsource(inspect.getmodule(type(fset)) or type(fset))
+    except (OSError, TypeError):
+        source = type(fset).__qualname__
+    described = {
+        "set": fset.name,
+        "features": [(f.name, str(f.type)) for f in fset.features],
+        "keeping": asdict(keeping),
+        "source": source,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def dirty_table() -> Table:
+    return temp_table("patron_dirty", Column("customer_id", Integer, primary_key=True))
+
+
+@dataclass
+class KeptSetRun:
+    """One kept set in one feature computation."""
+
+    fset: FeatureSet
+    keeping: Keeping
+    table: Table
+    fingerprint: str
+    as_of: int
+    watermark: int
+    dirty: int | None = None  # customers recomputed (None: rebuilt from a full computation)
+
+    def read(self) -> Any:
+        """The set's rows as of the instant, from the kept table."""
+        t = self.table
+        now = literal(self.as_of)
+        columns = [t.c.customer_id] + [
+            days_between(now, t.c[f.name]).label(f.name)
+            if f.name in self.keeping.aging
+            else t.c[f.name]
+            for f in self.fset.features
+        ]
+        return select(*columns).subquery(f"fs_{self.fset.name}")
+
+    def _rows_to_keep(self, query: Any) -> Any:
+        """``query``'s rows (the set's columns) with each aging feature as its instant."""
+        sub = query.subquery("computed")
+        now = literal(self.as_of)
+        columns = [sub.c.customer_id] + [
+            cast(func.round(now - sub.c[f.name] * literal(float(DAY))), BigInteger).label(f.name)
+            if f.name in self.keeping.aging
+            else sub.c[f.name]
+            for f in self.fset.features
+        ]
+        return select(*columns)
+
+    def _insert(self, conn: Connection, query: Any) -> None:
+        names = ["customer_id", *(f.name for f in self.fset.features)]
+        conn.execute(insert(self.table).from_select(names, self._rows_to_keep(query)))
+
+    def _record(self, conn: Connection) -> None:
+        upsert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+            kept_sets
+        )
+        values = {"fingerprint": self.fingerprint, "as_of": self.as_of, "watermark": self.watermark}
+        conn.execute(
+            upsert.values(name=self.fset.name, **values).on_conflict_do_update(
+                index_elements=["name"], set_=values
+            )
+        )
+
+    def keep_all(self, conn: Connection, rows: Any) -> None:
+        """Replace the kept rows with ``rows`` (a table or subquery of the set's full rows
+        as of the instant)."""
+        prefix = "main." if conn.dialect.name == "sqlite" else ""
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {prefix}{self.table.name}")
+        self.table.create(conn)
+        names = ["customer_id", *(f.name for f in self.fset.features)]
+        self._insert(conn, select(*(rows.c[n] for n in names)))
+        self._record(conn)
+
+    def bring_up_to_date(
+        self, conn: Connection, ctx: FeatureContext, since: int, mark: int
+    ) -> bool:
+        """Recompute the dirty customers (events since the kept instant ``since`` and
+        watermark ``mark``); False, with nothing changed, when a rebuild is cheaper."""
+        dirty = dirty_table()
+        recreate(conn, dirty)
+        conn.execute(insert(dirty).from_select(["customer_id"], self._dirty(since, mark)))
+        count = conn.execute(select(func.count()).select_from(dirty)).scalar_one()
+        kept = conn.execute(select(func.count()).select_from(self.table)).scalar_one()
+        if count * 2 > kept:
+            return False
+        self.dirty = count
+        if count:
+            ids = select(dirty.c.customer_id)
+            conn.execute(self.table.delete().where(self.table.c.customer_id.in_(ids)))
+            self.fset.prepare(conn, ctx)
+            query = self.fset.select(ctx)
+            self._insert(conn, query.where(query.selected_columns.customer_id.in_(ids)))
+        self._record(conn)
+        return True
+
+    def _dirty(self, since: int, mark: int) -> Any:
+        of_types = events.c.type.in_(self.keeping.event_types)
+        reasons = [
+            select(events.c.customer_id).where(events.c.id > mark, of_types),
+            select(events.c.customer_id).where(
+                events.c.occurred_at > since, events.c.occurred_at <= self.as_of, of_types
+            ),
+        ]
+        for days in self.keeping.windows_days:
+            width = days * DAY
+            reasons.append(
+                select(events.c.customer_id).where(
+                    events.c.occurred_at > since - width,
+                    events.c.occurred_at <= self.as_of - width,
+                    of_types,
+                )
+            )
+        return union(*reasons)
+
+
+def kept_runs(
+    conn: Connection, sets: list[FeatureSet], ctx: FeatureContext
+) -> tuple[dict[str, KeptSetRun], list[str]]:
+    """The kept sets among ``sets`` for a whole-base computation at ``ctx.as_of``.
+
+    Sets whose kept rows could be brought up to date are (their ``dirty`` is set); the
+    names of the others are returned too: compute them in full, then ``keep_all``.
+    """
+    keepable = [(fset, keeping) for fset in sets if (keeping := keeping_of(fset)) is not None]
+    if not keepable or ctx.customer_ids is not None:
+        return {}, []
+    mark = events_watermark(conn)
+    states = {
+        row.name: row
+        for row in conn.execute(
+            select(kept_sets).where(kept_sets.c.name.in_([f.name for f, _ in keepable]))
+        )
+    }
+    runs: dict[str, KeptSetRun] = {}
+    rebuild: list[str] = []
+    for fset, keeping in keepable:
+        run = KeptSetRun(
+            fset, keeping, kept_table(fset, keeping), fingerprint(fset, keeping), ctx.as_of, mark
+        )
+        runs[fset.name] = run
+        state = states.get(fset.name)
+        usable = (
+            state is not None
+            and state.fingerprint == run.fingerprint
+            and state.as_of <= ctx.as_of
+            and run.bring_up_to_date(conn, ctx, state.as_of, state.watermark)
+        )
+        if not usable:
+            rebuild.append(fset.name)
+    ctx.cycle_state[KEPT_KEY] = {name: run.dirty for name, run in runs.items()}
+    return runs, rebuild
+
+
+__all__ = [
+    "KEPT_KEY",
+    "KeptSetRun",
+    "dirty_table",
+    "fingerprint",
+    "keeping_of",
+    "kept_runs",
+    "kept_table",
+]
