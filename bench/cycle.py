@@ -229,6 +229,11 @@ def print_breakdown(summary: CycleSummary) -> None:
     """Where a cycle's time went: features, each plugin stage, the rules, ledger rows."""
     rules_s = sum(o.seconds for o in summary.outcomes)
     print(f"  features {summary.feature_seconds:.2f} s; {summary.new:,} new ledger rows")
+    kept = ", ".join(
+        f"{name} {'rebuilt' if count is None else f'{count:,} recomputed'}"
+        for name, count in sorted(summary.kept.items())
+    )
+    print(f"  kept sets: {kept or 'none'}")
     print("  stages " + ", ".join(f"{n} {s:.2f} s" for n, s in summary.stage_seconds.items()))
     slowest = sorted(summary.outcomes, key=lambda o: -o.seconds)[:6]
     print(

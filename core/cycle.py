@@ -45,6 +45,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.config import Settings
 from core.features import materialize
+from core.kept_sets import KEPT_KEY
 from core.matching import RuleMatches
 from core.parallel_features import scratch_database
 from core.registry import Registry
@@ -96,6 +97,8 @@ class CycleSummary:
     stages: dict[str, dict[str, int]] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     skipped: str | None = None  # set when another process holds the cycle lock
+    # Per kept feature set, the customers it recomputed (None: rebuilt in full).
+    kept: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def new(self) -> int:
@@ -298,6 +301,7 @@ def run_cycle(
                 select(func.count()).select_from(features)
             ).scalar_one()
             summary.feature_seconds = time.perf_counter() - features_started
+            summary.kept = dict(ctx.cycle_state.get(KEPT_KEY, {}))
             stage_ctx = StageContext(conn, ctx, features, rules, summary.cycle_id, dry_run)
             _run_stages(summary, stage_ctx, [s for s in stages if not s.before_features])
             matching = RuleMatches(conn, features, [rule for rule, due in plan if due])

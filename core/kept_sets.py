@@ -18,13 +18,14 @@ instant then
 A kept set is rebuilt from a full computation when it has no kept rows yet, when its
 definition changed (the fingerprint covers its features, its ``Keeping`` and its
 module's source), when the cycle's instant lies before the kept one (a backtest), or
-when more than half the kept customers are dirty. A few customers' features
+when more than half the customers are dirty. A few customers' features
 (``feature_rows``) are always computed afresh. Everything happens in the cycle's
 transaction: a dry run leaves the kept rows as they were.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -49,7 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.builtin.features import DAY, days_between
 from core.feature_sql import SQL_TYPES
-from core.store.tables import Event, KeptSet, table_of
+from core.store.tables import Customer, Event, KeptSet, table_of
 from core.store.watermark import events_watermark
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import FeatureContext, FeatureSet, Keeping
@@ -58,6 +59,7 @@ KEPT_METADATA = MetaData()
 # In ``FeatureContext.cycle_state``: each kept set's recomputed customers (None: rebuilt).
 KEPT_KEY = "kept_sets"
 events = table_of(Event)
+customers = table_of(Customer)
 kept_sets = table_of(KeptSet)
 
 
@@ -81,8 +83,9 @@ def kept_table(fset: FeatureSet, keeping: Keeping) -> Table:
     return Table(name, KEPT_METADATA, *columns)
 
 
-def fingerprint(fset: FeatureSet, keeping: Keeping) -> str:
-    """Changes when the set's definition may have: its features, its promise, its code."""
+def fingerprint(fset: FeatureSet, keeping: Keeping, variant: str = "") -> str:
+    """Changes when the set's definition may have: its features, its promise, its code
+    (and ``variant``, what else its rows depend on)."""
     try:
         source = inspect.getsource(inspect.getmodule(type(fset)) or type(fset))
     except (OSError, TypeError):
@@ -92,6 +95,7 @@ def fingerprint(fset: FeatureSet, keeping: Keeping) -> str:
         "features": [(f.name, str(f.type)) for f in fset.features],
         "keeping": asdict(keeping),
         "source": source,
+        "variant": variant,
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
@@ -170,13 +174,14 @@ class KeptSetRun:
         recreate(conn, dirty)
         conn.execute(insert(dirty).from_select(["customer_id"], self._dirty(since, mark)))
         count = conn.execute(select(func.count()).select_from(dirty)).scalar_one()
-        kept = conn.execute(select(func.count()).select_from(self.table)).scalar_one()
-        if count * 2 > kept:
+        base = conn.execute(select(func.count()).select_from(customers)).scalar_one()
+        if count * 2 > base:
             return False
         self.dirty = count
         if count:
             ids = select(dirty.c.customer_id)
             conn.execute(self.table.delete().where(self.table.c.customer_id.in_(ids)))
+            ctx = dataclasses.replace(ctx, only=ids)
             self.fset.prepare(conn, ctx)
             query = self.fset.select(ctx)
             self._insert(conn, query.where(query.selected_columns.customer_id.in_(ids)))
@@ -192,7 +197,7 @@ class KeptSetRun:
             ),
         ]
         for days in self.keeping.windows_days:
-            width = days * DAY
+            width = round(days * DAY)  # exact for a window given in seconds
             reasons.append(
                 select(events.c.customer_id).where(
                     events.c.occurred_at > since - width,
@@ -201,6 +206,35 @@ class KeptSetRun:
                 )
             )
         return union(*reasons)
+
+
+def _up_to_date(
+    conn: Connection,
+    fset: FeatureSet,
+    keeping: Keeping,
+    ctx: FeatureContext,
+    mark: int,
+    variant: str = "",
+) -> tuple[KeptSetRun, bool]:
+    """The set's run at ``ctx.as_of`` (watermark ``mark``), and whether its kept rows
+    are now up to date; if not, compute the set in full and ``keep_all``."""
+    run = KeptSetRun(
+        fset,
+        keeping,
+        kept_table(fset, keeping),
+        fingerprint(fset, keeping, variant),
+        ctx.as_of,
+        mark,
+    )
+    state = conn.execute(select(kept_sets).where(kept_sets.c.name == fset.name)).first()
+    usable = (
+        state is not None
+        and state.fingerprint == run.fingerprint
+        and state.as_of <= ctx.as_of
+        and run.bring_up_to_date(conn, ctx, state.as_of, state.watermark)
+    )
+    ctx.cycle_state.setdefault(KEPT_KEY, {})[fset.name] = run.dirty
+    return run, usable
 
 
 def kept_runs(
@@ -215,30 +249,33 @@ def kept_runs(
     if not keepable or ctx.customer_ids is not None:
         return {}, []
     mark = events_watermark(conn)
-    states = {
-        row.name: row
-        for row in conn.execute(
-            select(kept_sets).where(kept_sets.c.name.in_([f.name for f, _ in keepable]))
-        )
-    }
     runs: dict[str, KeptSetRun] = {}
     rebuild: list[str] = []
     for fset, keeping in keepable:
-        run = KeptSetRun(
-            fset, keeping, kept_table(fset, keeping), fingerprint(fset, keeping), ctx.as_of, mark
-        )
-        runs[fset.name] = run
-        state = states.get(fset.name)
-        usable = (
-            state is not None
-            and state.fingerprint == run.fingerprint
-            and state.as_of <= ctx.as_of
-            and run.bring_up_to_date(conn, ctx, state.as_of, state.watermark)
-        )
+        runs[fset.name], usable = _up_to_date(conn, fset, keeping, ctx, mark)
         if not usable:
             rebuild.append(fset.name)
-    ctx.cycle_state[KEPT_KEY] = {name: run.dirty for name, run in runs.items()}
     return runs, rebuild
+
+
+def kept_rows(conn: Connection, fset: FeatureSet, ctx: FeatureContext, variant: str = "") -> Any:
+    """The rows of ``fset`` (which must declare ``keeping``) as of ``ctx.as_of``, from its
+    kept table brought up to date on ``conn``, or rebuilt there in full: for a plugin's
+    own per-customer aggregates that are not features (churn's purchase days).
+    ``variant`` names what else the rows depend on (a time zone's offset); a new one
+    rebuilds. A few customers (``ctx.customer_ids``) get the set's SELECT itself."""
+    keeping = keeping_of(fset)
+    if keeping is None:
+        raise ValueError(f"feature set '{fset.name}' does not declare keeping")
+    if ctx.customer_ids is not None:
+        fset.prepare(conn, ctx)
+        query = fset.select(ctx)
+        return query.where(ctx.limit_to(query.selected_columns.customer_id)).subquery()
+    run, usable = _up_to_date(conn, fset, keeping, ctx, events_watermark(conn), variant)
+    if not usable:
+        fset.prepare(conn, ctx)
+        run.keep_all(conn, fset.select(ctx).subquery())
+    return run.read()
 
 
 __all__ = [
@@ -247,6 +284,7 @@ __all__ = [
     "dirty_table",
     "fingerprint",
     "keeping_of",
+    "kept_rows",
     "kept_runs",
     "kept_table",
 ]

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel
+from sqlalchemy import true
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,7 +68,7 @@ class Keeping:
     """
 
     event_types: tuple[str, ...]
-    windows_days: tuple[int, ...] = ()
+    windows_days: tuple[float, ...] = ()
     aging: tuple[str, ...] = ()
 
 
@@ -83,10 +84,25 @@ class FeatureContext:
     # ``select`` is restricted to them by the caller; a ``prepare`` that aggregates per
     # customer into a TEMP table can restrict its own work with it.
     customer_ids: Collection[int] | None = None
+    # A SELECT of the ids of the customers being computed when they are many (a kept
+    # set's changed customers); the caller filters the set's rows to them as it does
+    # for ``customer_ids``. See :meth:`limit_to`.
+    only: Any = None
     # Shared by one cycle's stages and feature sets (replace() keeps the same dict): a
     # stage that ran before the features may leave work a set's ``prepare`` can reuse.
     # Empty outside a cycle, so nothing in it may be needed for correct values.
     cycle_state: dict[str, Any] = field(default_factory=dict)
+
+    def limit_to(self, customer_id: Any) -> Any:
+        """A condition on ``customer_id`` that keeps the customers being computed (true
+        for the whole base). The caller filters a set's rows after its SELECT; a set
+        that aggregates in a nested subquery, where that filter cannot reach the scan,
+        applies this inside so that the events index serves each customer."""
+        if self.customer_ids is not None:
+            return customer_id.in_(list(self.customer_ids))
+        if self.only is not None:
+            return customer_id.in_(self.only)
+        return true()
 
 
 class FeatureSet(Protocol):

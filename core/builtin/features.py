@@ -172,6 +172,17 @@ class ServiceFeatures:
 
     name = "service"
     parallel_safe = True  # reads stored tables only; prepare does nothing
+    keeping = Keeping(
+        event_types=(
+            "complaint_opened",
+            "complaint_reopened",
+            "complaint_resolved",
+            "survey",
+            "contact",
+        ),
+        windows_days=(90,),
+        aging=("days_since_last_resolution", "days_since_last_survey", "days_since_last_contact"),
+    )
     features: Sequence[Feature] = (
         Feature(
             "open_complaints",
@@ -209,7 +220,8 @@ class ServiceFeatures:
 
     def select(self, ctx: FeatureContext) -> Select[Any]:
         as_of = ctx.as_of
-        known = ev.c.occurred_at <= as_of
+        # Each aggregation is nested: the customers being computed are chosen inside.
+        known = and_(ev.c.occurred_at <= as_of, ctx.limit_to(ev.c.customer_id))
         opened = ev.c.type.in_(["complaint_opened", "complaint_reopened"])
         tickets = (
             select(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, case, func, literal, select
 
 from core.store.tables import Event, table_of
-from core.vocabulary import Feature, FeatureContext, FeatureType
+from core.vocabulary import Feature, FeatureContext, FeatureType, Keeping
 
 DAY = 86400.0
 ev = table_of(Event)
@@ -25,6 +25,9 @@ class ContactFeatures:
 
     name = "care_contacts"
     parallel_safe = True  # reads stored tables only; prepare does nothing
+    keeping = Keeping(
+        event_types=("contact",), aging=("days_since_last_visit", "days_since_last_review")
+    )
     features: Sequence[Feature] = (
         Feature(
             "days_since_last_visit",

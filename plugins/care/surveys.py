@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Select, and_, cast, func, literal, select
+from sqlalchemy import Connection, Integer, Select, cast, func, literal, select
 
 from core.store.tables import Event, table_of
-from core.vocabulary import Feature, FeatureContext, FeatureType
+from core.vocabulary import Feature, FeatureContext, FeatureType, Keeping
 
 DAY = 86400.0
 ev = table_of(Event)
@@ -31,6 +31,7 @@ class SurveyFeatures:
 
     name = "care_surveys"
     parallel_safe = True  # reads stored tables only; prepare does nothing
+    keeping = Keeping(event_types=("survey",), aging=("days_since_last_nps",))
     features: Sequence[Feature] = (
         Feature(
             "last_nps_score",
@@ -64,7 +65,12 @@ class SurveyFeatures:
                 )
                 .label("rank"),
             )
-            .where(and_(ev.c.type == "survey", ev.c.occurred_at <= ctx.as_of, answer.is_not(None)))
+            .where(
+                ev.c.type == "survey",
+                ev.c.occurred_at <= ctx.as_of,
+                answer.is_not(None),
+                ctx.limit_to(ev.c.customer_id),  # the window is over customers: filter inside
+            )
             .subquery("nps_ranked")
         )
         return select(

@@ -118,6 +118,7 @@ class SurveySignals:
 
     name = "churn_survey_signals"
     parallel_safe = True  # reads stored tables only; prepare does nothing
+    keeping = Keeping(event_types=("survey",))
     features: Sequence[Feature] = (
         Feature(
             "survey_trend",
@@ -161,6 +162,9 @@ class ContactSignals:
 
     name = "churn_contact_signals"
     parallel_safe = True  # reads stored tables only; prepare does nothing
+    keeping = Keeping(
+        event_types=("contact", "contact_replied"), aging=("days_since_unanswered_contact",)
+    )
     features: Sequence[Feature] = (
         Feature(
             "days_since_unanswered_contact",

@@ -16,14 +16,16 @@ once (with its count) and SQL joins the scores back to the customers.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, Table, func, insert, select
+from sqlalchemy import Column, Connection, Integer, Select, Table, func, insert, select
 
 from core.hashing import MODULUS, big, hash32_sql
+from core.kept_sets import kept_rows
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
-from core.vocabulary import FeatureContext
+from core.vocabulary import Feature, FeatureContext, FeatureType, Keeping
 
 DAY = 86400
 WEEK_DAYS = 7.0  # the model's time unit is the week, as in the paper
@@ -47,29 +49,74 @@ def utc_offset(ctx: FeatureContext) -> int:
     return int(offset.total_seconds()) if offset is not None else 0
 
 
+class PurchaseDays:
+    """Per buyer: repeat purchase days, and the first and last purchase day numbers.
+
+    Not features (nothing registers it): the statistics' part that only new purchases
+    change, kept between cycles (:func:`core.kept_sets.kept_rows`). Day numbers count
+    days in the configured zone at the instant's offset, so the offset is the kept
+    rows' variant: a new one (daylight saving) rebuilds them.
+    """
+
+    name = "churn_purchase_days"
+    keeping = Keeping(event_types=("purchase",))
+    features: Sequence[Feature] = (
+        Feature("frequency", FeatureType.NUMBER, "Purchase days after the first one."),
+        Feature("first_day", FeatureType.NUMBER, "Day number of the first purchase."),
+        Feature("last_day", FeatureType.NUMBER, "Day number of the last purchase."),
+    )
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+    def prepare(self, conn: Connection, ctx: FeatureContext) -> None:
+        return None
+
+    def select(self, ctx: FeatureContext) -> Select[Any]:
+        day = (events.c.occurred_at + self.offset) // DAY
+        return (
+            select(
+                events.c.customer_id,
+                (func.count(day.distinct()) - 1).label("frequency"),
+                func.min(day).label("first_day"),
+                func.max(day).label("last_day"),
+            )
+            .where(
+                events.c.type == "purchase",
+                events.c.occurred_at <= ctx.as_of,
+                ctx.limit_to(events.c.customer_id),
+            )
+            .group_by(events.c.customer_id)
+        )
+
+
 def fill_stats(conn: Connection, ctx: FeatureContext, buyers: Any = None) -> Table:
     """(Re)build the TEMP statistics table as of ``ctx.as_of``.
 
     ``buyers`` is an optional SELECT or list of customer ids to restrict to (a few customers
-    for ``feature_rows``); None means the whole base.
+    for ``feature_rows``); None means the whole base, whose purchase days are kept
+    between cycles.
     """
     table = stats_table()
     recreate(conn, table)
     offset = utc_offset(ctx)
-    day = (events.c.occurred_at + offset) // DAY
+    days = PurchaseDays(offset)
+    if buyers is None:
+        rows = kept_rows(conn, days, ctx, variant=f"utc offset {offset}")
+    else:
+        query = days.select(ctx)
+        rows = query.where(events.c.customer_id.in_(buyers)).subquery("purchase_days")
     today = (ctx.as_of + offset) // DAY
-    first = func.min(day)
-    query = select(
-        events.c.customer_id,
-        (func.count(day.distinct()) - 1).label("frequency"),
-        (func.max(day) - first).label("recency_days"),
-        (today - first).label("age_days"),
-    ).where(events.c.type == "purchase", events.c.occurred_at <= ctx.as_of)
-    if buyers is not None:
-        query = query.where(events.c.customer_id.in_(buyers))
-    query = query.group_by(events.c.customer_id)
     conn.execute(
-        insert(table).from_select(["customer_id", "frequency", "recency_days", "age_days"], query)
+        insert(table).from_select(
+            ["customer_id", "frequency", "recency_days", "age_days"],
+            select(
+                rows.c.customer_id,
+                rows.c.frequency,
+                rows.c.last_day - rows.c.first_day,
+                today - rows.c.first_day,
+            ),
+        )
     )
     return table
 

@@ -57,14 +57,16 @@ from sqlalchemy import (
 )
 
 from core.builtin.features import count_if, sum_if
+from core.kept_sets import kept_rows
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
-from core.vocabulary import Feature, FeatureContext, FeatureType
+from core.vocabulary import Feature, FeatureContext, FeatureType, Keeping
 from plugins.tiering.in_force import settings_in_force
 from plugins.tiering.sql import int_div, integer
 from plugins.tiering.tiers import RfmSettings
 
 ev = table_of(Event)
+DAY = 86400
 N, S = FeatureType.NUMBER, FeatureType.STRING
 DIMENSIONS = ("recency", "frequency", "monetary")
 CACHED_CUTS = 32
@@ -205,9 +207,7 @@ def score_from_cuts(
     return total
 
 
-def rfm_select(
-    as_of: int, rfm: RfmSettings, cuts: Cuts, values_from: Table | None = None
-) -> Select[Any]:
+def rfm_select(as_of: int, rfm: RfmSettings, cuts: Cuts, values_from: Any = None) -> Select[Any]:
     """Scores and segment of every customer with purchase or refund events up to ``as_of``
     (their raw values from ``values_from`` when filled by :func:`fill_values`)."""
     values: Any = (
@@ -283,6 +283,33 @@ RFM_FEATURES: Sequence[Feature] = (
 )
 
 
+class RfmValues:
+    """Every customer's raw values, kept between cycles (not features: the scores are).
+
+    Only new purchases and refunds and the window's edge change them, so a cycle
+    recomputes just those customers (:func:`core.kept_sets.kept_rows`); the settings
+    are the kept rows' variant.
+    """
+
+    name = "rfm_values"
+    features: Sequence[Feature] = tuple(
+        Feature(name, N, f"RFM raw value: {name}.")
+        for name in ("active", "purchases_ever", *DIMENSIONS)
+    )
+
+    def __init__(self, rfm: RfmSettings) -> None:
+        self.rfm = rfm
+        self.keeping = Keeping(
+            event_types=("purchase", "refund"), windows_days=(rfm.window_seconds / DAY,)
+        )
+
+    def prepare(self, conn: Connection, ctx: FeatureContext) -> None:
+        return None
+
+    def select(self, ctx: FeatureContext) -> Select[Any]:
+        return values_select(ctx.as_of, self.rfm).where(ctx.limit_to(ev.c.customer_id))
+
+
 class RfmFeatures:
     """RFM scores over the active base (its ranking cached per instant and settings)."""
 
@@ -291,17 +318,21 @@ class RfmFeatures:
 
     def __init__(self) -> None:
         self._cuts: OrderedDict[tuple[int, str], Cuts] = OrderedDict()
-        self._prepared: OrderedDict[int, tuple[RfmSettings, Cuts, Table | None]] = OrderedDict()
+        self._prepared: OrderedDict[int, tuple[RfmSettings, Cuts, Any]] = OrderedDict()
 
     def prepare(self, conn: Connection, ctx: FeatureContext) -> None:
         """Cuts of the instant from the process cache; when they are not cached yet (a new
-        cycle instant), the base's values are aggregated once into a TEMP table that gives
-        both the cuts and, to :meth:`select` on this connection, every customer's values."""
+        cycle instant), from the base's values. For the whole base those are the kept
+        values (:class:`RfmValues`), which :meth:`select` reads too; for a few customers
+        they are aggregated once into a TEMP table."""
         rfm = settings_in_force(conn, ctx.as_of).rfm
         key = (ctx.as_of, rfm.model_dump_json())
         filled = None
+        if ctx.customer_ids is None:
+            filled = kept_rows(conn, RfmValues(rfm), ctx, variant=key[1])
         if key not in self._cuts:
-            filled = fill_values(conn, ctx.as_of, rfm)
+            if filled is None:
+                filled = fill_values(conn, ctx.as_of, rfm)
             active = select(filled.c.customer_id, *(filled.c[d] for d in DIMENSIONS)).where(
                 filled.c.active == 1
             )
