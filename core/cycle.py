@@ -291,7 +291,7 @@ def run_cycle(
                         as_of=as_of, started_at=int(clock()), customers=0, summary={}
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
-            ctx = FeatureContext(as_of=as_of, settings=settings, store=store)
+            ctx = FeatureContext(as_of=as_of, settings=settings, store=store, read_only=dry_run)
             stages = list(registry.cycle_stages.items.values())  # ordered by `after`
             early = StageContext(conn, ctx, None, rules, summary.cycle_id, dry_run)
             _run_stages(summary, early, [s for s in stages if s.before_features])

@@ -19,8 +19,9 @@ A kept set is rebuilt from a full computation when it has no kept rows yet, when
 definition changed (the fingerprint covers its features, its ``Keeping`` and its
 module's source), when the cycle's instant lies before the kept one (a backtest), or
 when more than half the customers are dirty. A few customers' features
-(``feature_rows``) are always computed afresh. Everything happens in the cycle's
-transaction: a dry run leaves the kept rows as they were.
+(``feature_rows``) and a dry run's (``ctx.read_only``: it must neither wait for nor
+hold the write lock a running cycle needs) are computed afresh. Everything happens in
+the cycle's transaction: a cycle that fails leaves the kept rows as they were.
 """
 
 from __future__ import annotations
@@ -246,7 +247,7 @@ def kept_runs(
     names of the others are returned too: compute them in full, then ``keep_all``.
     """
     keepable = [(fset, keeping) for fset in sets if (keeping := keeping_of(fset)) is not None]
-    if not keepable or ctx.customer_ids is not None:
+    if not keepable or ctx.customer_ids is not None or ctx.read_only:
         return {}, []
     mark = events_watermark(conn)
     runs: dict[str, KeptSetRun] = {}
@@ -263,11 +264,12 @@ def kept_rows(conn: Connection, fset: FeatureSet, ctx: FeatureContext, variant: 
     kept table brought up to date on ``conn``, or rebuilt there in full: for a plugin's
     own per-customer aggregates that are not features (churn's purchase days).
     ``variant`` names what else the rows depend on (a time zone's offset); a new one
-    rebuilds. A few customers (``ctx.customer_ids``) get the set's SELECT itself."""
+    rebuilds. A few customers (``ctx.customer_ids``) and a computation that may not
+    write (``ctx.read_only``) get the set's SELECT itself."""
     keeping = keeping_of(fset)
     if keeping is None:
         raise ValueError(f"feature set '{fset.name}' does not declare keeping")
-    if ctx.customer_ids is not None:
+    if ctx.customer_ids is not None or ctx.read_only:
         fset.prepare(conn, ctx)
         query = fset.select(ctx)
         return query.where(ctx.limit_to(query.selected_columns.customer_id)).subquery()

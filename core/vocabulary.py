@@ -88,6 +88,9 @@ class FeatureContext:
     # set's changed customers); the caller filters the set's rows to them as it does
     # for ``customer_ids``. See :meth:`limit_to`.
     only: Any = None
+    # Nothing may be written to the store (a dry run, which must not wait for or hold
+    # the write lock a running cycle needs): kept sets are computed afresh.
+    read_only: bool = False
     # Shared by one cycle's stages and feature sets (replace() keeps the same dict): a
     # stage that ran before the features may leave work a set's ``prepare`` can reuse.
     # Empty outside a cycle, so nothing in it may be needed for correct values.

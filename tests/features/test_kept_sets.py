@@ -148,9 +148,7 @@ def test_kept_sets_equal_a_full_computation_at_every_step(store: Store, settings
     assert min(updated[name] for name in KEPT) >= 4
 
 
-def test_a_dry_computation_leaves_the_kept_rows_as_they_were(
-    store: Store, settings: Settings
-) -> None:
+def test_a_dry_run_reads_afresh_and_writes_no_kept_rows(store: Store, settings: Settings) -> None:
     app = _app(store, settings)
     rng = random.Random(3)
     with store.begin() as conn:
@@ -162,12 +160,19 @@ def test_a_dry_computation_leaves_the_kept_rows_as_they_were(
     as_of = START + 100 * DAY
     _add(store, _events(rng, ids, 80, START, as_of))
     _materialized(app, as_of)
+    _add(store, _events(rng, ids, 5, as_of, as_of + DAY))
+    later = as_of + DAY
+    ctx = FeatureContext(later, app.settings, store, read_only=True)
     with store.engine.connect() as conn, conn.begin():
-        materialize(conn, app.registry, FeatureContext(as_of + DAY, app.settings, store))
-        conn.rollback()
-    with store.begin() as conn:
+        table = materialize(conn, app.registry, ctx)
+        dry = {int(r.customer_id): r for r in conn.execute(select(table))}
+        # even inside its own transaction, nothing kept was touched
         states = {r.name: r.as_of for r in conn.execute(select(table_of(KeptSet)))}
+        conn.rollback()
     assert states == {name: as_of for name in KEPT}
+    assert KEPT_KEY not in ctx.cycle_state
+    rows, _ = _materialized(app, later)
+    assert {i: rows[i]["purchase_count"] for i in ids} == {i: dry[i].purchase_count for i in ids}
 
 
 def test_the_fingerprint_follows_the_definition() -> None:
