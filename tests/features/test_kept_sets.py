@@ -71,6 +71,15 @@ def _events(rng: random.Random, ids: list[int], count: int, low: int, high: int)
     return rows
 
 
+def _customers(store: Store, count: int) -> list[int]:
+    with store.begin() as conn:
+        conn.execute(
+            insert(table_of(Customer)),
+            [{"external_id": f"c{i}", "consent": {}, "attributes": {}} for i in range(count)],
+        )
+        return list(conn.execute(select(table_of(Customer).c.id)).scalars())
+
+
 def _add(store: Store, rows: list[Any]) -> None:
     with store.begin() as conn:
         hold_event_writes(conn)
@@ -104,12 +113,7 @@ def _fresh(app: App, as_of: int, ids: list[int]) -> dict[int, dict[str, Any]]:
 def test_kept_sets_equal_a_full_computation_at_every_step(store: Store, settings: Settings) -> None:
     app = _app(store, settings)
     rng = random.Random(7)
-    with store.begin() as conn:
-        conn.execute(
-            insert(table_of(Customer)),
-            [{"external_id": f"c{i}", "consent": {}, "attributes": {}} for i in range(60)],
-        )
-        ids = list(conn.execute(select(table_of(Customer).c.id)).scalars())
+    ids = _customers(store, 60)
     as_of = START + 400 * DAY
     _add(store, _events(rng, ids, 900, START, as_of + 5 * DAY))  # some ahead of the instant
     with store.begin() as conn:  # a BG/NBD fit, so that p_alive reads the kept purchase days
@@ -151,12 +155,7 @@ def test_kept_sets_equal_a_full_computation_at_every_step(store: Store, settings
 def test_a_dry_run_reads_afresh_and_writes_no_kept_rows(store: Store, settings: Settings) -> None:
     app = _app(store, settings)
     rng = random.Random(3)
-    with store.begin() as conn:
-        conn.execute(
-            insert(table_of(Customer)),
-            [{"external_id": f"c{i}", "consent": {}, "attributes": {}} for i in range(10)],
-        )
-        ids = list(conn.execute(select(table_of(Customer).c.id)).scalars())
+    ids = _customers(store, 10)
     as_of = START + 100 * DAY
     _add(store, _events(rng, ids, 80, START, as_of))
     _materialized(app, as_of)
