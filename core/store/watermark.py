@@ -26,16 +26,19 @@ def hold_event_writes(conn: Connection) -> None:
 
 
 def events_watermark(conn: Connection) -> int:
-    """The highest event id; no event with a lower or equal one can commit later."""
+    """The highest event id; no event with a lower or equal one can commit later.
+
+    The cycle's connection (``conn``) reads committed rows statement by statement on
+    PostgreSQL, so what it reads next includes everything up to this id."""
     events = table_of(Event)
     newest = select(func.coalesce(func.max(events.c.id), 0))
     if conn.dialect.name != "postgresql":
         return int(conn.execute(newest).scalar_one())
-    conn.exec_driver_sql(f"SELECT pg_advisory_lock({_KEY})")
-    try:
-        return int(conn.execute(newest).scalar_one())
-    finally:
-        conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_KEY})")
+    # On a connection of its own, in a transaction of its own: the lock ends with it,
+    # whatever happens (a session lock left on a pooled connection would stop imports).
+    with conn.engine.connect() as own, own.begin():
+        own.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_KEY})")
+        return int(own.execute(newest).scalar_one())
 
 
 __all__ = ["EVENTS_LOCK_ID", "events_watermark", "hold_event_writes"]
