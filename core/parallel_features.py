@@ -9,8 +9,9 @@ sqlite3 module releases the GIL while a query runs):
   an empty table per parallel-safe set (:func:`scratch_database`); the helper attaches
   the same file and fills the tables of the sets it computes, then commits;
 - the helper only takes sets that declare ``parallel_safe = True`` (their ``prepare``
-  leaves nothing behind that other code reads, and their SELECT reads only stored
-  tables); the cycle's connection computes every other set, then helps with the
+  writes nothing to the store and leaves nothing behind that other code reads: TEMP
+  tables it fills for its own SELECT live on the helper's connection, where that
+  SELECT runs); the cycle's connection computes every other set, then helps with the
   parallel-safe ones still waiting;
 - each set's rows go into its own table keyed by customer, and the feature table is
   filled from ``customers`` LEFT JOIN those tables, with the same defaults as the

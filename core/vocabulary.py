@@ -121,10 +121,12 @@ class FeatureSet(Protocol):
     and ``ctx.features`` is then the feature table with every earlier stage filled in
     (select from it like any table). Cycles between sets are a start-up error.
 
-    A set whose ``prepare`` leaves nothing behind that other code reads (typically it
-    does nothing) and whose SELECT reads only stored tables may say so with an optional
-    attribute ``parallel_safe = True``: on a SQLite file store a cycle may then compute
-    it on a second connection, in parallel with the other sets.
+    A set whose ``prepare`` leaves nothing behind that other code reads (it does
+    nothing, or fills TEMP tables only its own SELECT reads: both run on the same
+    connection), writes nothing to the store, and whose SELECT reads stored tables
+    otherwise may say so with an optional attribute ``parallel_safe = True``: on a
+    SQLite file store a cycle may then compute it on a second connection, in parallel
+    with the other sets.
     """
 
     name: str

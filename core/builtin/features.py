@@ -113,6 +113,7 @@ class ProfileFeatures:
     """What the customer record says: tenure, birthday, locale and reachability."""
 
     name = "profile"
+    parallel_safe = True  # prepare fills a TEMP calendar only this SELECT reads
     features: Sequence[Feature] = (
         Feature(
             "tenure_days",

@@ -97,6 +97,8 @@ class OccasionFeatures:
     """Holidays, anniversaries and the local date, per customer."""
 
     name = "care_occasions"
+    # prepare fills TEMP calendars that only this set's SELECT reads, on its connection
+    parallel_safe = True
     features: Sequence[Feature] = (
         Feature(
             "country",
