@@ -15,7 +15,7 @@ columns with one ``UPDATE ... FROM``.
 
 On either path a set that may be kept (:mod:`core.kept_sets`) is read from its kept
 rows, brought up to date for the customers whose rows changed, instead of computed for
-everyone; a few customers' features are always computed afresh.
+everyone; a few customers' features and a dry run's are computed afresh.
 """
 
 from __future__ import annotations
