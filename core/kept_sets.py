@@ -27,6 +27,7 @@ the cycle's transaction: a cycle that fails leaves the kept rows as they were.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
 import json
@@ -50,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.builtin.features import DAY, days_between
-from core.feature_sql import SQL_TYPES
+from core.feature_sql import SQL_TYPES, set_subquery
 from core.store.tables import Customer, Event, KeptSet, table_of
 from core.store.watermark import events_watermark
 from core.temp_tables import recreate, temp_table
@@ -62,6 +63,11 @@ KEPT_KEY = "kept_sets"
 events = table_of(Event)
 customers = table_of(Customer)
 kept_sets = table_of(KeptSet)
+
+
+def may_keep(ctx: FeatureContext) -> bool:
+    """Whether this computation keeps rows: the whole base, and allowed to write."""
+    return ctx.customer_ids is None and not ctx.read_only
 
 
 def keeping_of(fset: FeatureSet) -> Keeping | None:
@@ -87,18 +93,24 @@ def kept_table(fset: FeatureSet, keeping: Keeping) -> Table:
 def fingerprint(fset: FeatureSet, keeping: Keeping, variant: str = "") -> str:
     """Changes when the set's definition may have: its features, its promise, its code
     (and ``variant``, what else its rows depend on)."""
-    try:
-        source = inspect.getsource(inspect.getmodule(type(fset)) or type(fset))
-    except (OSError, TypeError):
-        source = type(fset).__qualname__
     described = {
         "set": fset.name,
         "features": [(f.name, str(f.type)) for f in fset.features],
         "keeping": asdict(keeping),
-        "source": source,
+        "source": _source_digest(type(fset)),
         "variant": variant,
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+@functools.cache
+def _source_digest(cls: type) -> str:
+    """Digest of the module defining ``cls`` (read once per process, not every cycle)."""
+    try:
+        source = inspect.getsource(inspect.getmodule(cls) or cls)
+    except (OSError, TypeError):
+        source = cls.__qualname__
+    return hashlib.sha256(source.encode()).hexdigest()
 
 
 def dirty_table() -> Table:
@@ -116,6 +128,10 @@ class KeptSetRun:
     as_of: int
     watermark: int
     dirty: int | None = None  # customers recomputed (None: rebuilt from a full computation)
+
+    @property
+    def columns(self) -> list[str]:
+        return ["customer_id", *(f.name for f in self.fset.features)]
 
     def read(self) -> Any:
         """The set's rows as of the instant, from the kept table."""
@@ -142,8 +158,7 @@ class KeptSetRun:
         return select(*columns)
 
     def _insert(self, conn: Connection, query: Any) -> None:
-        names = ["customer_id", *(f.name for f in self.fset.features)]
-        conn.execute(insert(self.table).from_select(names, self._rows_to_keep(query)))
+        conn.execute(insert(self.table).from_select(self.columns, self._rows_to_keep(query)))
 
     def _record(self, conn: Connection) -> None:
         upsert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
@@ -162,8 +177,7 @@ class KeptSetRun:
         prefix = "main." if conn.dialect.name == "sqlite" else ""
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {prefix}{self.table.name}")
         self.table.create(conn)
-        names = ["customer_id", *(f.name for f in self.fset.features)]
-        self._insert(conn, select(*(rows.c[n] for n in names)))
+        self._insert(conn, select(*(rows.c[n] for n in self.columns)))
         self._record(conn)
 
     def bring_up_to_date(
@@ -247,7 +261,7 @@ def kept_runs(
     names of the others are returned too: compute them in full, then ``keep_all``.
     """
     keepable = [(fset, keeping) for fset in sets if (keeping := keeping_of(fset)) is not None]
-    if not keepable or ctx.customer_ids is not None or ctx.read_only:
+    if not keepable or not may_keep(ctx):
         return {}, []
     mark = events_watermark(conn)
     runs: dict[str, KeptSetRun] = {}
@@ -269,10 +283,9 @@ def kept_rows(conn: Connection, fset: FeatureSet, ctx: FeatureContext, variant: 
     keeping = keeping_of(fset)
     if keeping is None:
         raise ValueError(f"feature set '{fset.name}' does not declare keeping")
-    if ctx.customer_ids is not None or ctx.read_only:
+    if not may_keep(ctx):
         fset.prepare(conn, ctx)
-        query = fset.select(ctx)
-        return query.where(ctx.limit_to(query.selected_columns.customer_id)).subquery()
+        return set_subquery(fset, ctx, ctx.customer_ids)
     run, usable = _up_to_date(conn, fset, keeping, ctx, events_watermark(conn), variant)
     if not usable:
         fset.prepare(conn, ctx)
@@ -289,4 +302,5 @@ __all__ = [
     "kept_rows",
     "kept_runs",
     "kept_table",
+    "may_keep",
 ]

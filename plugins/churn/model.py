@@ -116,8 +116,7 @@ def fill_scores(
         # In a cycle that just fitted, the statistics of every buyer are already there.
         triples = ctx.cycle_state.pop(ALL_BUYERS_KEY, None)
     if triples is None:
-        buyers = None if ctx.customer_ids is None else list(ctx.customer_ids)
-        triples = distinct_triples(conn, fill_stats(conn, ctx, buyers))
+        triples = distinct_triples(conn, fill_stats(conn, ctx))
     fit = fit_in_force(conn, ctx.as_of)
     if fit is None:
         return

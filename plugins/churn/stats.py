@@ -90,22 +90,14 @@ class PurchaseDays:
         )
 
 
-def fill_stats(conn: Connection, ctx: FeatureContext, buyers: Any = None) -> Table:
-    """(Re)build the TEMP statistics table as of ``ctx.as_of``.
-
-    ``buyers`` is an optional SELECT or list of customer ids to restrict to (a few customers
-    for ``feature_rows``); None means the whole base, whose purchase days are kept
-    between cycles.
-    """
+def fill_stats(conn: Connection, ctx: FeatureContext) -> Table:
+    """(Re)build the TEMP statistics table as of ``ctx.as_of``, for the customers being
+    computed (``ctx.customer_ids``; None: the whole base, whose purchase days are kept
+    between cycles)."""
     table = stats_table()
     recreate(conn, table)
     offset = utc_offset(ctx)
-    days = PurchaseDays(offset)
-    if buyers is None:
-        rows = kept_rows(conn, days, ctx, variant=f"utc offset {offset}")
-    else:
-        query = days.select(ctx)
-        rows = query.where(events.c.customer_id.in_(buyers)).subquery("purchase_days")
+    rows = kept_rows(conn, PurchaseDays(offset), ctx, variant=f"utc offset {offset}")
     today = (ctx.as_of + offset) // DAY
     conn.execute(
         insert(table).from_select(

@@ -57,7 +57,7 @@ from sqlalchemy import (
 )
 
 from core.builtin.features import count_if, sum_if
-from core.kept_sets import kept_rows
+from core.kept_sets import kept_rows, may_keep
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType, Keeping
@@ -324,11 +324,11 @@ class RfmFeatures:
         """Cuts of the instant from the process cache; when they are not cached yet (a new
         cycle instant), from the base's values. For the whole base those are the kept
         values (:class:`RfmValues`), which :meth:`select` reads too; for a few customers
-        they are aggregated once into a TEMP table."""
+        or a dry run they are aggregated once into a TEMP table."""
         rfm = settings_in_force(conn, ctx.as_of).rfm
         key = (ctx.as_of, rfm.model_dump_json())
         filled = None
-        if ctx.customer_ids is None:
+        if may_keep(ctx):
             filled = kept_rows(conn, RfmValues(rfm), ctx, variant=key[1])
         if key not in self._cuts:
             if filled is None:
