@@ -31,6 +31,7 @@ import functools
 import hashlib
 import inspect
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -53,7 +54,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.builtin.features import DAY, days_between
 from core.feature_sql import SQL_TYPES, set_subquery
 from core.store.tables import Customer, Event, KeptSet, table_of
-from core.store.watermark import events_watermark
+from core.store.watermark import cycle_watermark
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import FeatureContext, FeatureSet, Keeping
 
@@ -161,15 +162,7 @@ class KeptSetRun:
         conn.execute(insert(self.table).from_select(self.columns, self._rows_to_keep(query)))
 
     def _record(self, conn: Connection) -> None:
-        upsert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-            kept_sets
-        )
-        values = {"fingerprint": self.fingerprint, "as_of": self.as_of, "watermark": self.watermark}
-        conn.execute(
-            upsert.values(name=self.fset.name, **values).on_conflict_do_update(
-                index_elements=["name"], set_=values
-            )
-        )
+        record_state(conn, self.fset.name, self.fingerprint, self.as_of, self.watermark)
 
     def keep_all(self, conn: Connection, rows: Any) -> None:
         """Replace the kept rows with ``rows`` (a table or subquery of the set's full rows
@@ -204,23 +197,56 @@ class KeptSetRun:
         return True
 
     def _dirty(self, since: int, mark: int) -> Any:
-        of_types = events.c.type.in_(self.keeping.event_types)
-        reasons = [
-            select(events.c.customer_id).where(events.c.id > mark, of_types),
+        return customers_with_events(
+            self.keeping.event_types, since, mark, self.as_of, self.keeping.windows_days
+        )
+
+
+def customers_with_events(
+    event_types: Sequence[str],
+    since: int,
+    mark: int,
+    as_of: int,
+    windows_days: Sequence[float] = (),
+) -> Any:
+    """SELECT (a UNION) of the customers whose events of ``event_types`` as of ``as_of``
+    may differ from those as of ``since`` with watermark ``mark``: an event imported
+    since (id above ``mark``), one that became due (instant in ``(since, as_of]``), or
+    one that crossed the edge of a window of N days (``(since - N d, as_of - N d]``).
+    One indexed query per reason."""
+    of_types = events.c.type.in_(event_types)
+    reasons = [
+        select(events.c.customer_id).where(events.c.id > mark, of_types),
+        select(events.c.customer_id).where(
+            events.c.occurred_at > since, events.c.occurred_at <= as_of, of_types
+        ),
+    ]
+    for days in windows_days:
+        width = round(days * DAY)  # exact for a window given in seconds
+        reasons.append(
             select(events.c.customer_id).where(
-                events.c.occurred_at > since, events.c.occurred_at <= self.as_of, of_types
-            ),
-        ]
-        for days in self.keeping.windows_days:
-            width = round(days * DAY)  # exact for a window given in seconds
-            reasons.append(
-                select(events.c.customer_id).where(
-                    events.c.occurred_at > since - width,
-                    events.c.occurred_at <= self.as_of - width,
-                    of_types,
-                )
+                events.c.occurred_at > since - width,
+                events.c.occurred_at <= as_of - width,
+                of_types,
             )
-        return union(*reasons)
+        )
+    return union(*reasons)
+
+
+def stored_state(conn: Connection, name: str) -> Any:
+    """The ``kept_sets`` row of ``name`` (fingerprint, as_of, watermark), or None."""
+    return conn.execute(select(kept_sets).where(kept_sets.c.name == name)).first()
+
+
+def record_state(conn: Connection, name: str, fingerprint: str, as_of: int, mark: int) -> None:
+    """Record that what is kept under ``name`` now stands at ``as_of`` and ``mark``."""
+    upsert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(kept_sets)
+    values = {"fingerprint": fingerprint, "as_of": as_of, "watermark": mark}
+    conn.execute(
+        upsert.values(name=name, **values).on_conflict_do_update(
+            index_elements=["name"], set_=values
+        )
+    )
 
 
 def _up_to_date(
@@ -241,7 +267,7 @@ def _up_to_date(
         ctx.as_of,
         mark,
     )
-    state = conn.execute(select(kept_sets).where(kept_sets.c.name == fset.name)).first()
+    state = stored_state(conn, fset.name)
     usable = (
         state is not None
         and state.fingerprint == run.fingerprint
@@ -263,7 +289,7 @@ def kept_runs(
     keepable = [(fset, keeping) for fset in sets if (keeping := keeping_of(fset)) is not None]
     if not keepable or not may_keep(ctx):
         return {}, []
-    mark = events_watermark(conn)
+    mark = cycle_watermark(conn, ctx.cycle_state)
     runs: dict[str, KeptSetRun] = {}
     rebuild: list[str] = []
     for fset, keeping in keepable:
@@ -286,7 +312,9 @@ def kept_rows(conn: Connection, fset: FeatureSet, ctx: FeatureContext, variant: 
     if not may_keep(ctx):
         fset.prepare(conn, ctx)
         return set_subquery(fset, ctx, ctx.customer_ids)
-    run, usable = _up_to_date(conn, fset, keeping, ctx, events_watermark(conn), variant)
+    run, usable = _up_to_date(
+        conn, fset, keeping, ctx, cycle_watermark(conn, ctx.cycle_state), variant
+    )
     if not usable:
         fset.prepare(conn, ctx)
         run.keep_all(conn, fset.select(ctx).subquery())
@@ -296,6 +324,7 @@ def kept_rows(conn: Connection, fset: FeatureSet, ctx: FeatureContext, variant: 
 __all__ = [
     "KEPT_KEY",
     "KeptSetRun",
+    "customers_with_events",
     "dirty_table",
     "fingerprint",
     "keeping_of",
@@ -303,4 +332,6 @@ __all__ = [
     "kept_runs",
     "kept_table",
     "may_keep",
+    "record_state",
+    "stored_state",
 ]

@@ -11,11 +11,14 @@ which waits for those in flight. A writer that starts later draws higher ids.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, func, select
 
 from core.store.tables import Event, table_of
 
 EVENTS_LOCK_ID = 7263003
+WATERMARK_KEY = "events_watermark"  # in a cycle's ``FeatureContext.cycle_state``
 _KEY = f"{EVENTS_LOCK_ID}, hashtext(current_schema())"
 
 
@@ -41,4 +44,13 @@ def events_watermark(conn: Connection) -> int:
         return int(own.execute(newest).scalar_one())
 
 
-__all__ = ["EVENTS_LOCK_ID", "events_watermark", "hold_event_writes"]
+def cycle_watermark(conn: Connection, cycle_state: dict[str, Any]) -> int:
+    """The watermark of one cycle: read by its first caller, then the same for every
+    computation the cycle keeps (a single earlier mark is always safe: what it includes
+    beyond it is recomputed next time)."""
+    if WATERMARK_KEY not in cycle_state:
+        cycle_state[WATERMARK_KEY] = events_watermark(conn)
+    return int(cycle_state[WATERMARK_KEY])
+
+
+__all__ = ["EVENTS_LOCK_ID", "cycle_watermark", "events_watermark", "hold_event_writes"]

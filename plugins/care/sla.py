@@ -126,10 +126,10 @@ def filter_sql(flt: TicketFilter, tickets: Any, features: Table) -> ColumnElemen
     return and_(*parts)
 
 
-def _fill_work(conn: Connection, as_of: int) -> int:
+def _fill_work(conn: Connection, as_of: int, customers: Any) -> int:
     work = work_table()
     recreate(conn, work)
-    facts = ticket_facts(as_of).subquery("facts")
+    facts = ticket_facts(as_of, customers).subquery("facts")
     stored = care_tickets
     trusted = and_(stored.c.customer_id.is_not(None), stored.c.updated_at <= as_of)
     same_episode = and_(trusted, stored.c.episode == facts.c.episode)
@@ -315,9 +315,10 @@ def _upsert(conn: Connection, run: SlaRun) -> None:
     conn.execute(statement)
 
 
-def refresh_tickets(conn: Connection, run: SlaRun) -> int:
-    """Recompute the tickets that may have changed; return how many."""
-    changed = _fill_work(conn, run.as_of)
+def refresh_tickets(conn: Connection, run: SlaRun, customers: Any = None) -> int:
+    """Recompute the tickets that may have changed (of ``customers``, a SELECT of ids,
+    if given: :mod:`plugins.care.ticket_changes`); return how many."""
+    changed = _fill_work(conn, run.as_of, customers)
     if not changed:
         return 0
     _lay_out_calendars(conn, run)

@@ -4,7 +4,8 @@ Runs after every feature set (so a profile's ``when: tier == "vip"`` sees this c
 tier) and in the cycle's transaction (a dry run rolls it back with everything else):
 
 1. :func:`plugins.care.sla.refresh_tickets` brings ``care_tickets`` up to the cycle's
-   instant (only tickets that may have changed);
+   instant (only tickets that may have changed, looking only at the customers who may
+   have such tickets: :mod:`plugins.care.ticket_changes`);
 2. :func:`plugins.care.escalation.escalate` writes the ledger rows of due escalation levels;
 3. the ticket feature columns of the cycle's feature table are refreshed for the
    customers whose tickets were recomputed, so rules in this cycle see the new state.
@@ -22,6 +23,7 @@ from core.vocabulary import CycleStage, StageContext
 from plugins.care.escalation import escalate
 from plugins.care.sla import SlaRun, refresh_tickets, work_table
 from plugins.care.sla_model import SlaSection
+from plugins.care.ticket_changes import customers_to_refresh, record_refresh
 from plugins.care.ticket_features import TicketFeatures
 
 SECTION = "sla"
@@ -62,7 +64,8 @@ def run_care_stage(ctx: StageContext) -> dict[str, int]:
         as_of=ctx.ctx.as_of,
         default_zone=ctx.ctx.settings.timezone,
     )
-    changed = refresh_tickets(ctx.conn, run)
+    changed = refresh_tickets(ctx.conn, run, customers_to_refresh(ctx.conn, ctx.ctx))
+    record_refresh(ctx.conn, ctx.ctx)
     summary = {"tickets": changed}
     if changed:
         fired = escalate(ctx.conn, run, ctx.cycle_id)

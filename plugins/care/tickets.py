@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Select, and_, case, func, literal, select
+from sqlalchemy import BigInteger, Index, Select, and_, case, func, literal, select, true
 from sqlmodel import Field, SQLModel
 
 from core.store.tables import Event, table_of
@@ -68,8 +68,9 @@ def _payload(key: str) -> Any:
     return func.lower(ev.c.payload[key].as_string())
 
 
-def ticket_facts(as_of: int) -> Select[Any]:
-    """Every ticket's facts as of ``as_of``: one row per (customer_id, ref).
+def ticket_facts(as_of: int, customers: Any = None) -> Select[Any]:
+    """Every ticket's facts as of ``as_of``: one row per (customer_id, ref); only the
+    tickets of ``customers`` (a SELECT of ids) if given.
 
     Columns: customer_id, ref, severity, channel, topic, opened_at, episode,
     episode_started_at, first_response_at, responded_at, resolved_at, last_event_at.
@@ -77,6 +78,9 @@ def ticket_facts(as_of: int) -> Select[Any]:
     """
     ref = func.coalesce(ev.c.ref, literal(""))
     known = and_(ev.c.occurred_at <= as_of, ev.c.type.in_(COMPLAINT_TYPES))
+    # Inside each subquery, where the events index serves each customer: SQLite does not
+    # push a filter on the outer query into a grouped or windowed one.
+    theirs = true() if customers is None else ev.c.customer_id.in_(customers)
     opens = ev.c.type.in_([OPENED, REOPENED])
     starts = (
         select(
@@ -87,7 +91,7 @@ def ticket_facts(as_of: int) -> Select[Any]:
             func.sum(case((ev.c.type == REOPENED, 1), else_=0)).label("episode"),
             func.max(ev.c.occurred_at).label("last_event_at"),
         )
-        .where(known)
+        .where(known, theirs)
         .group_by(ev.c.customer_id, ref)
         .subquery("ticket_starts")
     )
@@ -102,7 +106,7 @@ def ticket_facts(as_of: int) -> Select[Any]:
             .over(partition_by=(ev.c.customer_id, ref), order_by=(ev.c.occurred_at, ev.c.id))
             .label("rank"),
         )
-        .where(ev.c.occurred_at <= as_of, ev.c.type == OPENED)
+        .where(ev.c.occurred_at <= as_of, ev.c.type == OPENED, theirs)
         .subquery("ticket_opening")
     )
     later = and_(ev.c.occurred_at >= starts.c.episode_started_at)
