@@ -30,7 +30,7 @@ from core.vocabulary import FeatureContext
 from plugins.care import tickets
 from plugins.care.tickets import COMPLAINT_TYPES, care_tickets
 
-STATE_NAME = "care_tickets"
+STATE_NAME = "care_ticket_refresh"  # its row in kept_sets (not a feature set's name)
 
 
 @functools.cache
