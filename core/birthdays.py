@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from core.store.tables import Customer, table_of
-from core.temp_tables import recreate, temp_table
+from core.temp_tables import KEY_ORDERED, recreate, temp_table
 from core.vocabulary import FeatureContext
 
 
@@ -38,6 +38,7 @@ def birthday_calendar_table() -> Table:
         Column("birth_month", SmallInteger, primary_key=True),
         Column("birth_day", SmallInteger, primary_key=True),
         Column("days_until", Integer, nullable=False),
+        **KEY_ORDERED,
     )
 
 

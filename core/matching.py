@@ -29,7 +29,7 @@ from sqlalchemy import (
 
 from core.expr import to_sql
 from core.rules import RuleDef
-from core.temp_tables import recreate, temp_table
+from core.temp_tables import KEY_ORDERED, recreate, temp_table
 
 BITS_PER_WORD = 62
 
@@ -40,6 +40,7 @@ def masks_table() -> Table:
         Column("word", Integer, primary_key=True),
         Column("customer_id", Integer, primary_key=True),
         Column("mask", BigInteger, nullable=False),
+        **KEY_ORDERED,
     )
 
 

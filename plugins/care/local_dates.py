@@ -22,7 +22,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from core.temp_tables import recreate, temp_table
+from core.temp_tables import KEY_ORDERED, recreate, temp_table
 
 WEEK = 7 * 86400
 EPOCH_START = 0  # offsets are traced from 1970 on; earlier instants use the 1970 offset
@@ -36,6 +36,7 @@ def offsets_table() -> Table:
         Column("from_at", BigInteger, primary_key=True),
         Column("to_at", BigInteger, nullable=False),
         Column("offset_seconds", Integer, nullable=False),
+        **KEY_ORDERED,
     )
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import (
 
 from core.birthdays import days_until_birthday
 from core.store.tables import Customer, table_of
-from core.temp_tables import recreate, temp_table
+from core.temp_tables import KEY_ORDERED, recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.care.holidays_calendar import (
     TRACKED_KEYS,
@@ -58,6 +58,7 @@ def zone_days_table() -> Table:
         Column("today_month", SmallInteger, nullable=False),
         Column("today_day", SmallInteger, nullable=False),
         Column("today_weekday", SmallInteger, nullable=False),
+        **KEY_ORDERED,
     )
 
 
@@ -66,6 +67,7 @@ def locale_countries_table() -> Table:
         "care_locale_countries",
         Column("locale", String(16), primary_key=True),
         Column("country", String(8), nullable=False),
+        **KEY_ORDERED,
     )
 
 
@@ -79,6 +81,7 @@ def outlook_table() -> Table:
         Column("next_holiday", String(64)),
         Column("days_until_next_holiday", Integer),
         *[Column(f"days_until_{key}", Integer) for key in TRACKED_KEYS],
+        **KEY_ORDERED,
     )
 
 
@@ -90,6 +93,7 @@ def anniversary_table() -> Table:
         Column("day", SmallInteger, primary_key=True),
         Column("days_until", Integer, nullable=False),
         Column("next_year", Integer, nullable=False),
+        **KEY_ORDERED,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Column, Connection, Float, Integer, Select, Table, and_, select
 
-from core.temp_tables import recreate, temp_table
+from core.temp_tables import KEY_ORDERED, recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.churn import bgnbd
 from plugins.churn.stats import WEEK_DAYS, distinct_triples, fill_stats, stats_table
@@ -33,6 +33,7 @@ def scores_table() -> Table:
         Column("age_days", Integer, primary_key=True),
         Column("p_alive", Float, nullable=False),
         Column("expected_purchases_90d", Float, nullable=False),
+        **KEY_ORDERED,
     )
 
 
