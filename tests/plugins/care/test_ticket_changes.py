@@ -38,8 +38,10 @@ def _forget_refresh(store: Store) -> None:
         conn.execute(delete(kept_sets).where(kept_sets.c.name == STATE_NAME))
 
 
-def _customers(store: Store, settings: Settings, when: str) -> set[int] | None:
-    ctx = FeatureContext(as_of=at(when), settings=settings, store=store)
+def _customers(
+    store: Store, settings: Settings, when: str, *, read_only: bool = False
+) -> set[int] | None:
+    ctx = FeatureContext(as_of=at(when), settings=settings, store=store, read_only=read_only)
     with store.engine.connect() as conn, conn.begin():
         found = customers_to_refresh(conn, ctx)
         if found is None:
@@ -95,5 +97,6 @@ def test_every_ticket_is_looked_at_without_a_recorded_refresh_or_back_in_time(
     helper.cycle(f"{DAY}02:00:00")
     assert _customers(store, helper.settings, f"{DAY}03:00:00") == set()
     assert _customers(store, helper.settings, f"{DAY}01:30:00") is None  # a backtest
+    assert _customers(store, helper.settings, f"{DAY}03:00:00", read_only=True) is None
     dry = helper.cycle(f"{DAY}04:00:00", dry_run=True)
     assert dry.stages["care-sla"] == {"tickets": 0}
