@@ -51,6 +51,7 @@ from core.parallel_features import scratch_database
 from core.registry import Registry
 from core.rules import RuleDef, RuleSet
 from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
+from core.store.cycle_lock import try_cycle_lock
 from core.store.tables import table_of
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import (
@@ -61,7 +62,6 @@ from core.vocabulary import (
     StageContext,
 )
 
-CYCLE_LOCK_ID = 7263002
 ledger = table_of(LedgerEntry)
 rule_runs = table_of(RuleRun)
 cycles = table_of(CycleRun)
@@ -111,18 +111,6 @@ def matches_table() -> Table:
 
 def _insert(conn: Connection) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(ledger)
-
-
-def _take_lock(conn: Connection) -> bool:
-    if conn.dialect.name != "postgresql":
-        return True  # SQLite: the write transaction itself serializes cycles
-    # Keyed by schema too: one store is one schema, so stores sharing a database (tests,
-    # tenants) do not skip each other's cycles.
-    return bool(
-        conn.exec_driver_sql(
-            f"SELECT pg_try_advisory_xact_lock({CYCLE_LOCK_ID}, hashtext(current_schema()))"
-        ).scalar()
-    )
 
 
 def _last_runs(conn: Connection) -> dict[str, int]:
@@ -278,7 +266,7 @@ def run_cycle(
     with store.engine.connect() as conn, scratch_database(conn, registry):
         transaction = conn.begin()
         try:
-            if not _take_lock(conn):
+            if not try_cycle_lock(conn):
                 summary.skipped = "another process is running a cycle"
                 transaction.rollback()
                 return summary

@@ -53,6 +53,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.builtin.features import DAY, days_between
 from core.feature_sql import SQL_TYPES, set_subquery
+from core.store.cycle_lock import wait_for_cycles
 from core.store.tables import Customer, Event, KeptSet, table_of
 from core.store.watermark import cycle_watermark
 from core.temp_tables import recreate, temp_table
@@ -249,6 +250,24 @@ def record_state(conn: Connection, name: str, fingerprint: str, as_of: int, mark
     )
 
 
+def kept_states(conn: Connection) -> list[Any]:
+    """Every ``kept_sets`` row (name, fingerprint, as_of, watermark), by name."""
+    return list(conn.execute(select(kept_sets).order_by(kept_sets.c.name)))
+
+
+def forget_states(conn: Connection, names: Sequence[str] = ()) -> list[str]:
+    """Delete the ``kept_sets`` rows of ``names`` (all when empty): the next cycle then
+    computes what they kept in full. Returns the names deleted. On PostgreSQL it first
+    waits for a running cycle, which would otherwise record its state again after."""
+    wait_for_cycles(conn)
+    query = select(kept_sets.c.name)
+    if names:
+        query = query.where(kept_sets.c.name.in_(list(names)))
+    found = list(conn.execute(query).scalars())
+    conn.execute(kept_sets.delete().where(kept_sets.c.name.in_(found)))
+    return sorted(found)
+
+
 def _up_to_date(
     conn: Connection,
     fset: FeatureSet,
@@ -327,9 +346,11 @@ __all__ = [
     "customers_with_events",
     "dirty_table",
     "fingerprint",
+    "forget_states",
     "keeping_of",
     "kept_rows",
     "kept_runs",
+    "kept_states",
     "kept_table",
     "may_keep",
     "record_state",

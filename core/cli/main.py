@@ -80,6 +80,7 @@ def _register_commands(pm: pluggy.PluginManager) -> None:
         demo,
         explain,
         info,
+        kept,
         render,
         rules_list,
         ruletest,
@@ -89,7 +90,7 @@ def _register_commands(pm: pluggy.PluginManager) -> None:
     from core.cli.report import report
 
     modules = (check, data, info, running, demo, rules_list, explain, render)
-    for module in (*modules, ruletest, backtest, schema):
+    for module in (*modules, ruletest, backtest, schema, kept):
         for command in module.COMMANDS:
             cli.add_command(command)
     for commands in pm.hook.patron_commands():
