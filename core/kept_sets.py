@@ -62,6 +62,7 @@ from core.vocabulary import FeatureContext, FeatureSet, Keeping
 KEPT_METADATA = MetaData()
 # In ``FeatureContext.cycle_state``: each kept set's recomputed customers (None: rebuilt).
 KEPT_KEY = "kept_sets"
+BASE_KEY = "kept_sets.customers"  # the store's customer count, once per cycle
 events = table_of(Event)
 customers = table_of(Customer)
 kept_sets = table_of(KeptSet)
@@ -99,19 +100,20 @@ def fingerprint(fset: FeatureSet, keeping: Keeping, variant: str = "") -> str:
         "set": fset.name,
         "features": [(f.name, str(f.type)) for f in fset.features],
         "keeping": asdict(keeping),
-        "source": _source_digest(type(fset)),
+        "source": source_digest(type(fset)),
         "variant": variant,
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
 @functools.cache
-def _source_digest(cls: type) -> str:
-    """Digest of the module defining ``cls`` (read once per process, not every cycle)."""
+def source_digest(code: Any) -> str:
+    """Digest of the source of ``code``'s module (a class's, or a module itself), read
+    once per process, not every cycle: what kept rows were computed by."""
     try:
-        source = inspect.getsource(inspect.getmodule(cls) or cls)
+        source = inspect.getsource(inspect.getmodule(code) or code)
     except (OSError, TypeError):
-        source = cls.__qualname__
+        source = getattr(code, "__qualname__", repr(code))
     return hashlib.sha256(source.encode()).hexdigest()
 
 
@@ -183,8 +185,7 @@ class KeptSetRun:
         recreate(conn, dirty)
         conn.execute(insert(dirty).from_select(["customer_id"], self._dirty(since, mark)))
         count = conn.execute(select(func.count()).select_from(dirty)).scalar_one()
-        base = conn.execute(select(func.count()).select_from(customers)).scalar_one()
-        if count * 2 > base:
+        if count * 2 > _base_size(conn, ctx):
             return False
         self.dirty = count
         if count:
@@ -201,6 +202,15 @@ class KeptSetRun:
         return customers_with_events(
             self.keeping.event_types, since, mark, self.as_of, self.keeping.windows_days
         )
+
+
+def _base_size(conn: Connection, ctx: FeatureContext) -> int:
+    """How many customers the store holds: counted once per cycle, not per kept set."""
+    if BASE_KEY not in ctx.cycle_state:
+        ctx.cycle_state[BASE_KEY] = conn.execute(
+            select(func.count()).select_from(customers)
+        ).scalar_one()
+    return int(ctx.cycle_state[BASE_KEY])
 
 
 def customers_with_events(
@@ -354,5 +364,6 @@ __all__ = [
     "kept_table",
     "may_keep",
     "record_state",
+    "source_digest",
     "stored_state",
 ]

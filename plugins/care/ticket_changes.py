@@ -16,14 +16,11 @@ before it (a backtest) and in a dry run (which must not wait for the events lock
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import inspect
 from typing import Any
 
 from sqlalchemy import Column, Connection, Integer, Table, insert, or_, select, union
 
-from core.kept_sets import customers_with_events, record_state, stored_state
+from core.kept_sets import customers_with_events, record_state, source_digest, stored_state
 from core.store.watermark import cycle_watermark
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import FeatureContext
@@ -33,10 +30,9 @@ from plugins.care.tickets import COMPLAINT_TYPES, care_tickets
 STATE_NAME = "care_ticket_refresh"  # its row in kept_sets (not a feature set's name)
 
 
-@functools.cache
 def facts_fingerprint() -> str:
     """The definition of a ticket's facts: new code looks at every ticket once."""
-    return hashlib.sha256(inspect.getsource(tickets).encode()).hexdigest()[:32]
+    return source_digest(tickets)
 
 
 def changed_table() -> Table:
