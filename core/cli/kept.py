@@ -22,6 +22,9 @@ def kept() -> None:
     """
 
 
+NOTHING_KEPT = "nothing is kept yet: the next cycle computes everything in full"
+
+
 @kept.command("list")
 @pass_context
 def list_kept(ctx: Context) -> None:
@@ -29,7 +32,7 @@ def list_kept(ctx: Context) -> None:
     with ctx.app.store.begin() as conn:
         rows = kept_states(conn)
     if not rows:
-        click.echo("nothing is kept yet: the next cycle computes everything in full")
+        click.echo(NOTHING_KEPT)
         return
     zone = ctx.app.settings.zone
     width = max(len(row.name) for row in rows)
@@ -48,19 +51,17 @@ def rebuild(ctx: Context, names: tuple[str, ...]) -> None:
     replaced by the next cycle, in its own transaction.
     """
     with ctx.app.store.begin() as conn:
-        known = [row.name for row in kept_states(conn)]
-        unknown = [name for name in names if name not in known]
-        if unknown:
-            name = unknown[0]
+        forgotten = forget_states(conn, names)
+        unknown = [name for name in names if name not in forgotten]
+        if unknown:  # raised inside the transaction: nothing is forgotten
+            known = [row.name for row in kept_states(conn)] + forgotten
             raise UserError(
-                f"nothing is kept under '{name}'{did_you_mean(name, known)}; "
+                f"nothing is kept under '{unknown[0]}'{did_you_mean(unknown[0], known)}; "
                 "`patron kept list` shows what is"
             )
-        forgotten = forget_states(conn, names)
-    if not forgotten:
-        click.echo("nothing is kept yet: the next cycle computes everything in full")
-        return
-    click.echo(f"the next cycle computes in full: {', '.join(forgotten)}")
+    click.echo(
+        f"the next cycle computes in full: {', '.join(forgotten)}" if forgotten else NOTHING_KEPT
+    )
 
 
 COMMANDS = [kept]

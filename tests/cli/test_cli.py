@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from core.cli.main import main
 from core.store import LedgerEntry, Store, open_store
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A directory with patron.yaml, a copy of the shipped rules and templates, and a SQLite store."""
-    shutil.copytree(REPO / "rules", tmp_path / "rules")
-    shutil.copytree(REPO / "templates", tmp_path / "templates")
-    (tmp_path / "patron.yaml").write_text(
-        "database_url: sqlite:///patron.db\ntimezone: Asia/Shanghai\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PATRON_DATABASE_URL", raising=False)
-    return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.cli.conftest import run, seed
 
 
 def test_check_passes_on_the_shipped_rules(
@@ -126,18 +104,8 @@ def test_import_reports_bad_rows_and_keeps_good_ones(
     assert "0 inserted" in out and "1 already present" in out
 
 
-def _seed(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (workdir / "customers.csv").write_text(
-        "external_id,name,email,locale,timezone,birthday\n"
-        "c1,Ann,ann@example.com,en,Europe/London,1990-11-23\n"
-        "c2,李雷,,zh-CN,Asia/Shanghai,1985-11-23\n",
-        encoding="utf-8",
-    )
-    assert run(capsys, "import", "customers", "customers.csv")[0] == 0
-
-
 def test_dry_run_writes_nothing(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _seed(workdir, capsys)
+    seed(workdir, capsys)
     code, out, _ = run(
         capsys, "dry-run", "--as-of", "2026-11-23T12:00", "--rule", "birthday-greeting"
     )
@@ -155,7 +123,7 @@ def test_dry_run_writes_nothing(workdir: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_run_once_records_and_delivers(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _seed(workdir, capsys)
+    seed(workdir, capsys)
     code, out, _ = run(
         capsys, "run", "--once", "--as-of", "2026-11-23T12:00", "--rule", "birthday-greeting"
     )
@@ -183,7 +151,7 @@ def test_run_once_on_both_stores(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, store: Store
 ) -> None:
     monkeypatch.setenv("PATRON_DATABASE_URL", store.url)
-    _seed(workdir, capsys)
+    seed(workdir, capsys)
     code, out, _ = run(capsys, "run", "--once", "--as-of", "2026-11-23T12:00", "--all")
     assert code == 0
     assert "birthday-greeting" in out and "delivered: 1 sent" in out

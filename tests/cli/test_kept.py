@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.store import Store
-from tests.cli.test_cli import _seed, run, workdir  # noqa: F401 (fixture)
+from tests.cli.conftest import run, seed
 
 KEPT_AFTER_A_CYCLE = {
     "care_contacts",
@@ -32,13 +32,13 @@ def _cycle(capsys: pytest.CaptureFixture[str], when: str) -> None:
 
 
 def test_list_and_rebuild(
-    workdir: Path,  # noqa: F811
+    workdir: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     store: Store,
 ) -> None:
     monkeypatch.setenv("PATRON_DATABASE_URL", store.url)
-    _seed(workdir, capsys)
+    seed(workdir, capsys)
     code, out, _ = run(capsys, "kept", "list")
     assert (code, out) == (0, "nothing is kept yet: the next cycle computes everything in full\n")
 
@@ -52,6 +52,9 @@ def test_list_and_rebuild(
     assert code == 1
     assert "nothing is kept under 'purchase' (did you mean 'purchases'?)" in err
     assert set(_listed(run(capsys, "kept", "list")[1])) == KEPT_AFTER_A_CYCLE
+    code, _, err = run(capsys, "kept", "rebuild", "purchases", "servce")
+    assert code == 1 and "nothing is kept under 'servce' (did you mean 'service'?)" in err
+    assert set(_listed(run(capsys, "kept", "list")[1])) == KEPT_AFTER_A_CYCLE  # all or nothing
 
     code, out, _ = run(capsys, "kept", "rebuild", "purchases", "service")
     assert (code, out) == (0, "the next cycle computes in full: purchases, service\n")
