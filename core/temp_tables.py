@@ -12,9 +12,10 @@ from sqlalchemy import Column, Connection, MetaData, Table
 
 TEMP_METADATA = MetaData()
 
-# For a table probed once per customer by a key other than one integer (a calendar by
-# zone and date, scores by three statistics): on SQLite its rows then live in the key's
-# own B-tree, so a probe is one search instead of an index search and a row fetch.
+# For a table read by a key other than one integer, probed once per customer (a calendar
+# by zone and date, scores by three statistics) or read by a key prefix (a rule's mask
+# word): on SQLite its rows then live in the key's own B-tree, so a probe is one search
+# and a prefix one range, not index entries each followed by a row fetch.
 KEY_ORDERED: dict[str, Any] = {"sqlite_with_rowid": False}
 
 
