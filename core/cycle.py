@@ -44,10 +44,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.config import Settings
-from core.features import materialize
+from core.features import materialize, unkept_first_stage
 from core.kept_sets import KEPT_KEY
 from core.matching import RuleMatches
-from core.parallel_features import scratch_database
+from core.parallel_features import first_stage_split, scratch_database
 from core.registry import Registry
 from core.rules import RuleDef, RuleSet
 from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
@@ -282,9 +282,13 @@ def run_cycle(
             ctx = FeatureContext(as_of=as_of, settings=settings, store=store, read_only=dry_run)
             stages = list(registry.cycle_stages.items.values())  # ordered by `after`
             early = StageContext(conn, ctx, None, rules, summary.cycle_id, dry_run)
-            _run_stages(summary, early, [s for s in stages if s.before_features])
-            features_started = time.perf_counter()
-            features = materialize(conn, registry, ctx)
+            # A helper connection (SQLite file stores) starts on the feature sets nobody
+            # keeps now, while this one runs the early stages and the kept sets.
+            unkept = unkept_first_stage(registry, ctx)
+            with first_stage_split(conn, registry, ctx, unkept) as split:
+                _run_stages(summary, early, [s for s in stages if s.before_features])
+                features_started = time.perf_counter()
+                features = materialize(conn, registry, ctx, split=split)
             summary.customers = conn.execute(
                 select(func.count()).select_from(features)
             ).scalar_one()

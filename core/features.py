@@ -40,8 +40,9 @@ from core.feature_sql import (
     stages,
     with_default,
 )
-from core.kept_sets import kept_runs
+from core.kept_sets import keeping_of, kept_runs, may_keep
 from core.parallel_features import (
+    FirstStageSplit,
     can_split,
     compute_into_table,
     first_stage_split,
@@ -104,7 +105,7 @@ def _first_stage_select(
                 continue
             run.keep_all(conn, rows)
         parts.append((run.read(), fset.features))
-    query = joined_onto_customers(parts)
+    query = joined_onto_customers(parts, in_id_order=conn.dialect.name == "sqlite")
     if customer_ids is not None:
         query = query.where(table_of(Customer).c.id.in_(list(customer_ids)))
     return query
@@ -131,8 +132,25 @@ def _fill_later_stage(
             )
 
 
+def unkept_first_stage(registry: Registry, ctx: FeatureContext) -> list[str]:
+    """The first-stage sets computed in full whatever is kept: a helper connection may
+    start on them before anything else is known (:class:`FirstStageSplit`)."""
+    plan = stages(registry)
+    keeps = may_keep(ctx)
+    return [
+        name
+        for name in (plan[0] if plan else [])
+        if not keeps or keeping_of(registry.feature_sets[name]) is None
+    ]
+
+
 def _fill_from_set_tables(
-    conn: Connection, registry: Registry, ctx: FeatureContext, plan: list[list[str]], table: Table
+    conn: Connection,
+    registry: Registry,
+    ctx: FeatureContext,
+    plan: list[list[str]],
+    table: Table,
+    split: FirstStageSplit,
 ) -> None:
     """Every set into a table of its own, the first stage on two connections; a later
     stage reads the earlier sets' tables joined (``ctx.features``). The feature table is
@@ -140,7 +158,7 @@ def _fill_from_set_tables(
     row of the wide table, as costly as writing it."""
     kept, rebuild = kept_runs(conn, [registry.feature_sets[n] for n in plan[0]], ctx)
     current = {name: run.read() for name, run in kept.items() if name not in rebuild}
-    computed = first_stage_split(conn, registry, ctx, [n for n in plan[0] if n not in current])
+    computed = split.finish([n for n in plan[0] if n not in current])
     for name in rebuild:
         kept[name].keep_all(conn, computed[name])
     tables: dict[str, Any] = {name: current.get(name, computed.get(name)) for name in plan[0]}
@@ -161,15 +179,23 @@ def materialize(
     customer_ids: Collection[int] | None = None,
     *,
     name: str = FEATURES_TABLE,
+    split: FirstStageSplit | None = None,
 ) -> Table:
-    """Compute every feature for every (or the given) customer into a TEMP table."""
+    """Compute every feature for every (or the given) customer into a TEMP table.
+
+    ``split``: the helper a cycle started early on :func:`unkept_first_stage` (where the
+    store allows one); without it, one is started here if it can be."""
     table = features_table(registry, name)
     recreate(conn, table)
     if customer_ids is not None:
         ctx = dataclasses.replace(ctx, customer_ids=customer_ids)
     plan = stages(registry)
-    if customer_ids is None and plan and can_split(conn, ctx):
-        _fill_from_set_tables(conn, registry, ctx, plan, table)
+    if customer_ids is None and plan and split is not None:
+        _fill_from_set_tables(conn, registry, ctx, plan, table, split)
+    elif customer_ids is None and plan and can_split(conn, ctx):
+        with first_stage_split(conn, registry, ctx, unkept_first_stage(registry, ctx)) as own:
+            assert own is not None
+            _fill_from_set_tables(conn, registry, ctx, plan, table, own)
     else:
         first = _first_stage_select(conn, registry, ctx, plan[0] if plan else [], customer_ids)
         names = [c.name for c in first.selected_columns]

@@ -13,6 +13,11 @@ sqlite3 module releases the GIL while a query runs):
   tables it fills for its own SELECT live on the helper's connection, where that
   SELECT runs); the cycle's connection computes every other set, then helps with the
   parallel-safe ones still waiting;
+- the helper starts as soon as the cycle's transaction has begun
+  (:class:`FirstStageSplit`), on the sets nobody keeps: while it computes them, the
+  cycle's connection runs the stages that come before the features (churn's model
+  fit) and brings the kept sets up to date. Kept sets that must be rebuilt join the
+  helper's queue when that is known;
 - each set's rows go into its own table keyed by customer, and the feature table is
   filled from ``customers`` LEFT JOIN those tables, with the same defaults as the
   single-query path;
@@ -22,8 +27,8 @@ sqlite3 module releases the GIL while a query runs):
   tables are dropped as ``temp.name``). It checks: a helper table whose row count it
   does not see in full is computed again on its own connection, with a warning.
 
-Both connections read the same committed events: the cycle has not written anything
-a feature reads when features are computed. The scratch file is removed when the
+Both connections read the same committed events: a parallel-safe set reads nothing
+the cycle writes before the features (the helper would not see it, uncommitted). The scratch file is removed when the
 cycle ends; a dry run therefore still leaves nothing behind.
 """
 
@@ -102,14 +107,31 @@ def scratch_database(conn: Connection, registry: Registry) -> Iterator[None]:
 
 
 class _Queue:
-    """Set names handed out once each, under a lock."""
+    """Set names handed out once each, under a lock. The helper waits for more until the
+    queue is closed; the cycle's connection takes what is left without waiting."""
 
     def __init__(self, names: Sequence[str]) -> None:
         self._names = list(names)
-        self._lock = threading.Lock()
+        self._closed = False
+        self._changed = threading.Condition()
 
-    def take(self) -> str | None:
-        with self._lock:
+    def put(self, names: Sequence[str]) -> None:
+        with self._changed:
+            self._names.extend(names)
+            self._changed.notify_all()
+
+    def close(self, *, drop: bool = False) -> None:
+        """No more names will come (``drop``: and those still waiting are not wanted)."""
+        with self._changed:
+            self._closed = True
+            if drop:
+                self._names.clear()
+            self._changed.notify_all()
+
+    def take(self, *, wait: bool) -> str | None:
+        with self._changed:
+            while wait and not self._names and not self._closed:
+                self._changed.wait()
             return self._names.pop(0) if self._names else None
 
 
@@ -127,6 +149,8 @@ def _compute(conn: Connection, fset: FeatureSet, ctx: FeatureContext, target: Ta
     sub = set_subquery(fset, ctx, None)
     if target.schema is None:
         recreate(conn, target)
+    else:  # a scratch table: empty, unless an earlier split of this connection filled it
+        conn.execute(target.delete())
     names = ["customer_id", *(f.name for f in fset.features)]
     statement = insert(target).from_select(names, select(*(sub.c[n] for n in names)))
     result = conn.execute(statement, execution_options={"preserve_rowcount": True})
@@ -134,9 +158,11 @@ def _compute(conn: Connection, fset: FeatureSet, ctx: FeatureContext, target: Ta
 
 
 def set_tables_joined(tables: dict[str, Any], registry: Registry) -> Select[Any]:
-    """One row per customer: ``customers`` joined to each set's table, with defaults."""
+    """One row per customer, in id order: ``customers`` joined to each set's table, with
+    defaults (the split path is SQLite's: see ``joined_onto_customers``)."""
     sets = registry.feature_sets
-    return joined_onto_customers((table, sets[name].features) for name, table in tables.items())
+    parts = ((table, sets[name].features) for name, table in tables.items())
+    return joined_onto_customers(parts, in_id_order=True)
 
 
 def compute_into_table(conn: Connection, fset: FeatureSet, ctx: FeatureContext) -> Table:
@@ -146,35 +172,52 @@ def compute_into_table(conn: Connection, fset: FeatureSet, ctx: FeatureContext) 
     return table
 
 
-def first_stage_split(
-    conn: Connection,
-    registry: Registry,
-    ctx: FeatureContext,
-    set_names: Sequence[str],
-) -> dict[str, Table]:
-    """Compute the stage's sets on ``conn`` and a helper connection; return the table
-    holding each set's rows (keyed by customer), in ``set_names`` order."""
-    sets = {name: registry.feature_sets[name] for name in set_names}
-    portable = [n for n in set_names if getattr(sets[n], "parallel_safe", False)]
-    queue = _Queue(portable)
-    tables: dict[str, Table] = {}
-    failures: list[BaseException] = []
-    written: dict[str, int] = {}
-    path = conn.info[SCRATCH_KEY]
+class FirstStageSplit:
+    """The first stage's parallel-safe sets on a helper connection, started early.
 
-    def helper() -> None:
+    The helper starts with the sets nobody keeps (``early``), while the cycle's
+    connection is still running the stages that come before the features and bringing
+    kept sets up to date; :meth:`finish` adds the sets that turned out to need a full
+    computation, computes the others on the cycle's connection, helps with the queue and
+    returns every set's table.
+    """
+
+    def __init__(
+        self, conn: Connection, registry: Registry, ctx: FeatureContext, early: Sequence[str]
+    ) -> None:
+        first = stages(registry)[:1]
+        self._sets = {name: registry.feature_sets[name] for name in (first[0] if first else [])}
+        self._conn, self._ctx = conn, ctx
+        self._early = [n for n in early if self._portable(n)]
+        self._queue = _Queue(self._early)
+        self._tables: dict[str, Table] = {}
+        self._written: dict[str, int] = {}
+        self._failures: list[BaseException] = []
+        self._path = conn.info[SCRATCH_KEY]
+        self._thread = threading.Thread(target=self._helper, name="patron-features", daemon=True)
+        self._thread.start()
+
+    @property
+    def helping(self) -> bool:
+        """Whether the helper thread is still running."""
+        return self._thread.is_alive()
+
+    def _portable(self, name: str) -> bool:
+        return bool(getattr(self._sets[name], "parallel_safe", False))
+
+    def _helper(self) -> None:
         try:
-            with ctx.store.engine.connect() as other:
-                other.exec_driver_sql(f"ATTACH DATABASE ? AS {SCHEMA}", (path,))
+            with self._ctx.store.engine.connect() as other:
+                other.exec_driver_sql(f"ATTACH DATABASE ? AS {SCHEMA}", (self._path,))
                 # A small page cache: the helper scans, and its cache adds to the process
                 # on top of the cycle connection's.
                 other.exec_driver_sql(f"PRAGMA cache_size=-{HELPER_CACHE_KIB}")
                 other.commit()
                 try:
-                    while (name := queue.take()) is not None:
-                        table = _set_table(sets[name], SCHEMA)
-                        written[name] = _compute(other, sets[name], ctx, table)
-                        tables[name] = table
+                    while (name := self._queue.take(wait=True)) is not None:
+                        table = _set_table(self._sets[name], SCHEMA)
+                        self._written[name] = _compute(other, self._sets[name], self._ctx, table)
+                        self._tables[name] = table
                     other.commit()
                 finally:
                     other.rollback()
@@ -183,39 +226,68 @@ def first_stage_split(
                     other.exec_driver_sql("PRAGMA shrink_memory")
                     other.commit()
         except BaseException as exc:  # re-raised in the cycle's thread
-            failures.append(exc)
+            self._failures.append(exc)
 
-    thread = threading.Thread(target=helper, name="patron-features", daemon=True)
-    thread.start()
+    def finish(self, set_names: Sequence[str]) -> dict[str, Table]:
+        """Compute ``set_names`` (which include every early set) and return the table
+        holding each set's rows (keyed by customer), in ``set_names`` order."""
+        conn, ctx = self._conn, self._ctx
+        missing = set(self._early) - set(set_names)
+        if missing:
+            raise ValueError(f"early sets not asked for: {sorted(missing)}")
+        self._queue.put([n for n in set_names if self._portable(n) and n not in self._early])
+        self._queue.close()
+        try:
+            for own in [n for n in set_names if not self._portable(n)]:
+                self._tables[own] = compute_into_table(conn, self._sets[own], ctx)
+            while (waiting := self._queue.take(wait=False)) is not None:
+                self._tables[waiting] = compute_into_table(conn, self._sets[waiting], ctx)
+        finally:
+            self.stop()
+        if self._failures:
+            raise self._failures[0]
+        for name, count in self._written.items():
+            table = self._tables[name]
+            seen = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            if seen != count:
+                # This connection read the scratch database before the helper committed
+                # (its snapshot predates the rows): compute the set here instead, never
+                # use stale rows.
+                log.warning(
+                    "features: set %s computed again on the cycle's connection (%s of %s "
+                    "rows visible from the helper)",
+                    name,
+                    seen,
+                    count,
+                )
+                self._tables[name] = compute_into_table(conn, self._sets[name], ctx)
+        return {name: self._tables[name] for name in set_names}
+
+    def stop(self) -> None:
+        """Let the helper finish the set it is computing, drop the rest, and wait for it."""
+        self._queue.close(drop=True)
+        self._thread.join()
+
+
+@contextmanager
+def first_stage_split(
+    conn: Connection, registry: Registry, ctx: FeatureContext, early: Sequence[str]
+) -> Iterator[FirstStageSplit | None]:
+    """A :class:`FirstStageSplit` started now on ``early`` (None where the connection has
+    no scratch database); the helper is stopped when the block ends, whatever happens."""
+    if not can_split(conn, ctx) or ctx.customer_ids is not None:
+        yield None
+        return
+    split = FirstStageSplit(conn, registry, ctx, early)
     try:
-        for own in [n for n in set_names if n not in portable]:
-            tables[own] = compute_into_table(conn, sets[own], ctx)
-        while (waiting := queue.take()) is not None:
-            tables[waiting] = compute_into_table(conn, sets[waiting], ctx)
+        yield split
     finally:
-        thread.join()
-    if failures:
-        raise failures[0]
-    for name, count in written.items():
-        table = tables[name]
-        seen = conn.execute(select(func.count()).select_from(table)).scalar_one()
-        if seen != count:
-            # This connection read the scratch database before the helper committed (its
-            # snapshot predates the rows): compute the set here instead, never use stale rows.
-            log.warning(
-                "features: set %s computed again on the cycle's connection (%s of %s rows "
-                "visible from the helper)",
-                name,
-                seen,
-                count,
-            )
-            tables[name] = compute_into_table(conn, sets[name], ctx)
-
-    return {name: tables[name] for name in set_names}
+        split.stop()
 
 
 __all__ = [
     "SCHEMA",
+    "FirstStageSplit",
     "can_split",
     "compute_into_table",
     "first_stage_split",

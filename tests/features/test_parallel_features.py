@@ -14,9 +14,9 @@ from sqlalchemy import select
 from core.app import build_app
 from core.config import Settings
 from core.demo import write_demo_files
-from core.features import materialize
+from core.features import materialize, unkept_first_stage
 from core.importing import import_customers, import_events
-from core.parallel_features import SCRATCH_KEY, scratch_database
+from core.parallel_features import SCRATCH_KEY, first_stage_split, scratch_database
 from core.store import Store
 from core.vocabulary import FeatureContext
 
@@ -74,3 +74,43 @@ def test_split_and_single_query_agree_on_every_feature(
         early = _rows(conn, settings, app)
     assert early == single
     assert "computed again on the cycle's connection" in caplog.text
+
+
+def test_helper_started_early_gives_the_same_rows_and_stops_on_error(
+    sqlite_store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    customers, events = write_demo_files(tmp_path / "demo", customers=200, as_of=AS_OF)
+    app = build_app(settings=settings)
+    app._store = sqlite_store
+    import_customers(sqlite_store, customers, settings)
+    import_events(sqlite_store, events, settings, app.registry.event_types.names())
+    ctx = FeatureContext(int(AS_OF.timestamp()), settings, app.store)
+    with sqlite_store.engine.connect() as conn, conn.begin():
+        single = _rows(conn, settings, app)
+
+    early = unkept_first_stage(app.registry, ctx)
+    assert "profile" in early and "purchases" not in early  # kept sets wait
+    with (
+        sqlite_store.engine.connect() as conn,
+        scratch_database(conn, app.registry),
+        conn.begin(),
+    ):
+        with first_stage_split(conn, app.registry, ctx, early) as split:
+            table = materialize(conn, app.registry, ctx, split=split)
+            rows = [tuple(r) for r in conn.execute(select(table).order_by(table.c.customer_id))]
+        assert rows == single
+
+        with first_stage_split(conn, app.registry, ctx, early) as split:
+            assert split is not None
+            with pytest.raises(ValueError, match="early sets not asked for"):
+                split.finish([n for n in early if n != "profile"])
+        assert not split.helping
+
+        # a stage that fails before the features: the helper stops, nothing hangs
+        with (
+            pytest.raises(RuntimeError, match="an early stage failed"),
+            first_stage_split(conn, app.registry, ctx, early) as split,
+        ):
+            assert split is not None
+            raise RuntimeError("an early stage failed")
+        assert not split.helping
