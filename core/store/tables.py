@@ -51,7 +51,10 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         # Serves every per-customer aggregate: GROUP BY customer over one type, by time.
         Index("ix_events_customer_type_time", "customer_id", "type", "occurred_at"),
-        Index("ix_events_time", "occurred_at"),
+        # Serves every question by time across customers (what became due, what left a
+        # window, the events of the last N days), from the index alone: without type,
+        # customer and amount in it each event found is a lookup of its row.
+        Index("ix_events_time_type", "occurred_at", "type", "customer_id", "amount"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)

@@ -59,9 +59,32 @@ def test_a_version_1_store_is_upgraded_in_place(store: Store) -> None:
         conn.exec_driver_sql("CREATE INDEX ix_ledger_cycle_id ON ledger (cycle_id)")
         conn.execute(meta.update().values(value="1"))
     assert "ix_ledger_cycle_id" in _ledger_indexes(store)
-    assert ensure_schema(store) == SCHEMA_VERSION == 2
+    assert ensure_schema(store) == SCHEMA_VERSION == 3
     indexes = _ledger_indexes(store)
     assert "ix_ledger_cycle_rule" in indexes
     assert "ix_ledger_cycle_id" not in indexes
     with store.begin() as conn:
-        assert schema_version(conn) == 2
+        assert schema_version(conn) == 3
+
+
+def _event_indexes(store: Store) -> dict[str, list[str]]:
+    return {
+        ix["name"]: [str(c) for c in ix["column_names"]]
+        for ix in inspect(store.engine).get_indexes("events")
+        if ix["name"]
+    }
+
+
+def test_a_version_2_store_gets_the_covering_time_index(store: Store) -> None:
+    # Version 2 indexed the events' instants alone.
+    with store.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_events_time_type")
+        conn.exec_driver_sql("CREATE INDEX ix_events_time ON events (occurred_at)")
+        conn.execute(meta.update().values(value="2"))
+    assert "ix_events_time" in _event_indexes(store)
+    assert ensure_schema(store) == SCHEMA_VERSION == 3
+    indexes = _event_indexes(store)
+    assert "ix_events_time" not in indexes
+    assert indexes["ix_events_time_type"] == ["occurred_at", "type", "customer_id", "amount"]
+    with store.begin() as conn:
+        assert schema_version(conn) == 3
