@@ -33,10 +33,16 @@ def _ledger_cycle_rule_index(conn: Connection) -> None:
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_ledger_cycle_id")
 
 
-def _events_time_index_covers(conn: Connection) -> None:
-    """3: the events' time index also holds type, customer and amount, so questions by
-    time across customers are answered from the index (once, for a large store, this
-    reads every event)."""
+def _events_indexes_cover(conn: Connection) -> None:
+    """3: the events' indexes hold the values aggregates read (amount, value; type and
+    customer in the time index), so per-customer aggregates and questions by time
+    across customers are answered from an index. Once, on a large store, this reads
+    every event twice (about 45 s for ten million)."""
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_events_per_customer "
+        "ON events (customer_id, type, occurred_at, amount, value)"
+    )
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_events_customer_type_time")
     conn.exec_driver_sql(
         "CREATE INDEX IF NOT EXISTS ix_events_time_type "
         "ON events (occurred_at, type, customer_id, amount)"
@@ -44,7 +50,7 @@ def _events_time_index_covers(conn: Connection) -> None:
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_events_time")
 
 
-MIGRATIONS: dict[int, Migration] = {2: _ledger_cycle_rule_index, 3: _events_time_index_covers}
+MIGRATIONS: dict[int, Migration] = {2: _ledger_cycle_rule_index, 3: _events_indexes_cover}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

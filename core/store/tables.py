@@ -49,8 +49,13 @@ class Event(SQLModel, table=True):
 
     __tablename__ = "events"
     __table_args__ = (
-        # Serves every per-customer aggregate: GROUP BY customer over one type, by time.
-        Index("ix_events_customer_type_time", "customer_id", "type", "occurred_at"),
+        # Serves every per-customer aggregate: GROUP BY customer over one type, by time,
+        # from the index alone for amounts and scores. Without them in it each event is
+        # a lookup of its row, and where events arrive in time order (as exports do) those
+        # lookups land all over the table: the cold cycle's features took 59 s, not 34.
+        Index(
+            "ix_events_per_customer", "customer_id", "type", "occurred_at", "amount", "value"
+        ),
         # Serves every question by time across customers (what became due, what left a
         # window, the events of the last N days), from the index alone: without type,
         # customer and amount in it each event found is a lookup of its row.
