@@ -53,9 +53,7 @@ class Event(SQLModel, table=True):
         # from the index alone for amounts and scores. Without them in it each event is
         # a lookup of its row, and where events arrive in time order (as exports do) those
         # lookups land all over the table: the cold cycle's features took 59 s, not 34.
-        Index(
-            "ix_events_per_customer", "customer_id", "type", "occurred_at", "amount", "value"
-        ),
+        Index("ix_events_per_customer", "customer_id", "type", "occurred_at", "amount", "value"),
         # Serves every question by time across customers (what became due, what left a
         # window, the events of the last N days), from the index alone: without type,
         # customer and amount in it each event found is a lookup of its row.
