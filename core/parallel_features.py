@@ -28,8 +28,9 @@ sqlite3 module releases the GIL while a query runs):
   does not see in full is computed again on its own connection, with a warning.
 
 Both connections read the same committed events: a parallel-safe set reads nothing
-the cycle writes before the features (the helper would not see it, uncommitted). The scratch file is removed when the
-cycle ends; a dry run therefore still leaves nothing behind.
+the cycle writes before the features (the helper would not see it, uncommitted). The
+scratch file is removed when the cycle ends; a dry run therefore still leaves nothing
+behind.
 """
 
 from __future__ import annotations
