@@ -9,16 +9,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.app import build_app
 from core.config import Settings
 from core.demo import write_demo_files
 from core.features import materialize, unkept_first_stage
+from core.hookspecs import hookimpl
 from core.importing import import_customers, import_events
 from core.parallel_features import SCRATCH_KEY, first_stage_split, scratch_database
+from core.plugins import make_plugin_manager
 from core.store import Store
-from core.vocabulary import FeatureContext
+from core.store.tables import Event, table_of
+from core.vocabulary import Feature, FeatureContext, FeatureType
 
 AS_OF = dt.datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 REPO = Path(__file__).resolve().parents[2]
@@ -114,3 +117,59 @@ def test_helper_started_early_gives_the_same_rows_and_stops_on_error(
             assert split is not None
             raise RuntimeError("an early stage failed")
         assert not split.helping
+
+
+class _CountedThroughCte:
+    """A plugin's set whose SELECT has a common table expression (the statement that
+    fills its table then begins with WITH)."""
+
+    name = "counted"
+    parallel_safe = True
+    features = (Feature("events_counted", FeatureType.NUMBER, "Events, counted.", default=0),)
+
+    def prepare(self, conn: Any, ctx: FeatureContext) -> None:
+        return None
+
+    def select(self, ctx: FeatureContext) -> Any:
+        events = table_of(Event)
+        counted = (
+            select(events.c.customer_id, func.count().label("n"))
+            .where(events.c.occurred_at <= ctx.as_of)
+            .group_by(events.c.customer_id)
+            .cte("counted")
+        )
+        return select(counted.c.customer_id, counted.c.n.label("events_counted"))
+
+
+class _CtePlugin:
+    @hookimpl
+    def patron_feature_sets(self, settings: Settings) -> list[Any]:
+        return [_CountedThroughCte()]
+
+
+def test_a_set_with_a_common_table_expression_is_not_computed_twice(
+    sqlite_store: Store, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    customers, events = write_demo_files(tmp_path / "demo", customers=100, as_of=AS_OF)
+    app = build_app(settings=settings, pm=make_plugin_manager(extra=[_CtePlugin()]))
+    app._store = sqlite_store
+    import_customers(sqlite_store, customers, settings)
+    import_events(sqlite_store, events, settings, app.registry.event_types.names())
+    as_of = int(AS_OF.timestamp())
+    with (
+        sqlite_store.engine.connect() as conn,
+        scratch_database(conn, app.registry),
+        conn.begin(),
+    ):
+        table = materialize(conn, app.registry, FeatureContext(as_of, settings, app.store))
+        got = dict(conn.execute(select(table.c.customer_id, table.c.events_counted)).all())
+        ev = table_of(Event)
+        want = dict(
+            conn.execute(
+                select(ev.c.customer_id, func.count())
+                .where(ev.c.occurred_at <= as_of)
+                .group_by(ev.c.customer_id)
+            ).all()
+        )
+    assert "computed again" not in caplog.text
+    assert {c: n for c, n in got.items() if n} == want
