@@ -37,7 +37,7 @@ def _events_indexes_cover(conn: Connection) -> None:
     """3: the events' indexes hold the values aggregates read (amount, value; type and
     customer in the time index), so per-customer aggregates and questions by time
     across customers are answered from an index. Once, on a large store, this reads
-    every event twice (about 45 s for ten million)."""
+    every event twice (about 40 s for ten million)."""
     conn.exec_driver_sql(
         "CREATE INDEX IF NOT EXISTS ix_events_per_customer "
         "ON events (customer_id, type, occurred_at, amount, value)"
