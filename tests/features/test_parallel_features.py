@@ -33,17 +33,27 @@ def _rows(conn: Any, settings: Settings, app: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in conn.execute(select(table).order_by(table.c.customer_id))]
 
 
+def _demo_app(
+    store: Store, settings: Settings, tmp_path: Path, customers: int, pm: Any = None
+) -> Any:
+    """An app on ``store`` holding ``customers`` demo customers and their events."""
+    customers_csv, events_csv = write_demo_files(
+        tmp_path / "demo", customers=customers, as_of=AS_OF
+    )
+    app = build_app(settings=settings, pm=pm)
+    app._store = store
+    import_customers(store, customers_csv, settings)
+    import_events(store, events_csv, settings, app.registry.event_types.names())
+    return app
+
+
 def test_split_and_single_query_agree_on_every_feature(
     sqlite_store: Store, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = settings.model_copy(
         update={"rule_paths": [REPO / "rules"], "template_paths": [REPO / "templates"]}
     )
-    customers, events = write_demo_files(tmp_path / "demo", customers=400, as_of=AS_OF)
-    app = build_app(settings=settings)
-    app._store = sqlite_store
-    import_customers(sqlite_store, customers, settings)
-    import_events(sqlite_store, events, settings, app.registry.event_types.names())
+    app = _demo_app(sqlite_store, settings, tmp_path, 400)
 
     with sqlite_store.engine.connect() as conn, conn.begin():
         single = _rows(conn, settings, app)
@@ -82,11 +92,7 @@ def test_split_and_single_query_agree_on_every_feature(
 def test_helper_started_early_gives_the_same_rows_and_stops_on_error(
     sqlite_store: Store, settings: Settings, tmp_path: Path
 ) -> None:
-    customers, events = write_demo_files(tmp_path / "demo", customers=200, as_of=AS_OF)
-    app = build_app(settings=settings)
-    app._store = sqlite_store
-    import_customers(sqlite_store, customers, settings)
-    import_events(sqlite_store, events, settings, app.registry.event_types.names())
+    app = _demo_app(sqlite_store, settings, tmp_path, 200)
     ctx = FeatureContext(int(AS_OF.timestamp()), settings, app.store)
     with sqlite_store.engine.connect() as conn, conn.begin():
         single = _rows(conn, settings, app)
@@ -150,11 +156,8 @@ class _CtePlugin:
 def test_a_set_with_a_common_table_expression_is_not_computed_twice(
     sqlite_store: Store, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    customers, events = write_demo_files(tmp_path / "demo", customers=100, as_of=AS_OF)
-    app = build_app(settings=settings, pm=make_plugin_manager(extra=[_CtePlugin()]))
-    app._store = sqlite_store
-    import_customers(sqlite_store, customers, settings)
-    import_events(sqlite_store, events, settings, app.registry.event_types.names())
+    pm = make_plugin_manager(extra=[_CtePlugin()])
+    app = _demo_app(sqlite_store, settings, tmp_path, 100, pm)
     as_of = int(AS_OF.timestamp())
     with (
         sqlite_store.engine.connect() as conn,
