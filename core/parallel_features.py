@@ -153,11 +153,9 @@ def _compute(conn: Connection, fset: FeatureSet, ctx: FeatureContext, target: Ta
     else:  # a scratch table: empty, unless an earlier split of this connection filled it
         conn.execute(target.delete())
     names = ["customer_id", *(f.name for f in fset.features)]
-    conn.execute(insert(target).from_select(names, select(*(sub.c[n] for n in names))))
-    # Counted, not the insert's rowcount: a set whose SELECT has a common table
-    # expression makes the statement begin with WITH, and the sqlite3 driver gives no
-    # rowcount for that (the cycle's connection would compute the set again).
-    return int(conn.execute(select(func.count()).select_from(target)).scalar_one())
+    statement = insert(target).from_select(names, select(*(sub.c[n] for n in names)))
+    result = conn.execute(statement, execution_options={"preserve_rowcount": True})
+    return int(result.rowcount)
 
 
 def set_tables_joined(tables: dict[str, Any], registry: Registry) -> Select[Any]:

@@ -112,6 +112,10 @@ def open_store(url: str, *, create: bool = True, echo: bool = False) -> Store:
         raise StoreError(f"{safe_url(url)}: not a usable database URL ({exc})") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        # INSERT INTO t WITH ... SELECT, not WITH ... INSERT: the sqlite3 driver gives no
+        # rowcount for a statement that does not begin with INSERT, and effects, stages
+        # and the feature helper count what they wrote from it.
+        engine.dialect.cte_follows_insert = True
     store = Store(engine=engine, url=url)
     try:
         with engine.connect() as conn:

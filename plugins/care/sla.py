@@ -162,10 +162,10 @@ def _fill_work(conn: Connection, as_of: int, customers: Any) -> int:
         .where(changed)
     )
     names = [c.name for c in rows.selected_columns]
-    conn.execute(insert(work).from_select(names, rows))
-    # Counted, not the insert's rowcount: the statement begins with the complaint events'
-    # WITH, and the sqlite3 driver gives no rowcount for one that does not begin INSERT.
-    return int(conn.execute(select(func.count()).select_from(work)).scalar_one())
+    result = conn.execute(
+        insert(work).from_select(names, rows), execution_options={"preserve_rowcount": True}
+    )
+    return int(result.rowcount or 0)
 
 
 def _lay_out_calendars(conn: Connection, run: SlaRun) -> None:

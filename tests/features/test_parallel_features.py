@@ -126,8 +126,9 @@ def test_helper_started_early_gives_the_same_rows_and_stops_on_error(
 
 
 class _CountedThroughCte:
-    """A plugin's set whose SELECT has a common table expression (the statement that
-    fills its table then begins with WITH)."""
+    """A plugin's set whose SELECT has a common table expression: on SQLite the store
+    must render the statement that fills its table as INSERT ... WITH, or the driver
+    reports no rowcount and the set is computed a second time."""
 
     name = "counted"
     parallel_safe = True
