@@ -1,8 +1,10 @@
 """One cycle: every due rule evaluated against every customer, as of one instant.
 
 0. stages     plugin stages that say ``before_features`` (churn fits its model here)
-1. features   all feature sets into the connection's TEMP ``patron_features`` table,
-              then the other plugin stages (tiering, care SLA, journeys)
+1. features   the feature sets that the due rules, the stages and the effects read
+              (:mod:`core.cycle_features`) into the connection's TEMP
+              ``patron_features`` table, then the other plugin stages (tiering, care
+              SLA, journeys)
 2. evaluate   every due rule's compiled ``when`` in one pass over the feature table
               (:mod:`core.matching`); per rule, its customers go into TEMP
               ``patron_matches`` (no customer passes through Python)
@@ -44,6 +46,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.config import Settings
+from core.cycle_features import cycle_features
 from core.features import materialize, unkept_first_stage
 from core.kept_sets import KEPT_KEY
 from core.matching import RuleMatches
@@ -279,8 +282,12 @@ def run_cycle(
                         as_of=as_of, started_at=int(clock()), customers=0, summary={}
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
-            ctx = FeatureContext(as_of=as_of, settings=settings, store=store, read_only=dry_run)
             stages = list(registry.cycle_stages.items.values())  # ordered by `after`
+            # Only the features the due rules, the stages and the effects read.
+            wanted = cycle_features(registry, rules, [r for r, due in plan if due], stages)
+            ctx = FeatureContext(
+                as_of=as_of, settings=settings, store=store, read_only=dry_run, wanted=wanted
+            )
             early = StageContext(conn, ctx, None, rules, summary.cycle_id, dry_run)
             # A helper connection (SQLite file stores) starts on the feature sets nobody
             # keeps now, while this one runs the early stages and the kept sets.

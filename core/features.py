@@ -33,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 
+from core.cycle_features import planned_stages, wanted_of
 from core.feature_sql import (
     feature_columns,
     joined_onto_customers,
@@ -73,9 +74,12 @@ def normalize(kind: FeatureType, value: Any) -> Any:
     return str(value)
 
 
-def features_table(registry: Registry, name: str = FEATURES_TABLE) -> Table:
-    """The TEMP table definition for the registry's features (rebuilt if features changed)."""
-    names = registry.features.names()
+def features_table(
+    registry: Registry, name: str = FEATURES_TABLE, wanted: frozenset[str] | None = None
+) -> Table:
+    """The TEMP table definition for the registry's features, or the ``wanted`` ones
+    (rebuilt if they changed)."""
+    names = [n for n in registry.features.names() if wanted is None or n in wanted]
     existing = TEMP_METADATA.tables.get(name)
     if existing is not None and [c.name for c in existing.columns][1:] == names:
         return existing
@@ -97,14 +101,15 @@ def _first_stage_select(
     parts = []
     for fset in sets:
         run = kept.get(fset.name)
+        features = wanted_of(fset.features, ctx.wanted)
         if run is None or fset.name in rebuild:
             fset.prepare(conn, ctx)
             rows = set_subquery(fset, ctx, customer_ids)
             if run is None:
-                parts.append((rows, fset.features))
+                parts.append((rows, features))
                 continue
             run.keep_all(conn, rows)
-        parts.append((run.read(), fset.features))
+        parts.append((run.read(), features))
     query = joined_onto_customers(parts, in_id_order=conn.dialect.name == "sqlite")
     if customer_ids is not None:
         query = query.where(table_of(Customer).c.id.in_(list(customer_ids)))
@@ -121,9 +126,10 @@ def _fill_later_stage(
     staged = dataclasses.replace(ctx, features=table)
     fset.prepare(conn, staged)
     sub = set_subquery(fset, staged, customer_ids)
-    values = {f.name: with_default(sub.c[f.name], f) for f in fset.features}
+    features = wanted_of(fset.features, ctx.wanted)
+    values = {f.name: with_default(sub.c[f.name], f) for f in features}
     conn.execute(update(table).values(values).where(table.c.customer_id == sub.c.customer_id))
-    for feature in fset.features:
+    for feature in features:
         if feature.default is not None:
             conn.execute(
                 update(table)
@@ -135,7 +141,7 @@ def _fill_later_stage(
 def unkept_first_stage(registry: Registry, ctx: FeatureContext) -> list[str]:
     """The first-stage sets computed in full whatever is kept: a helper connection may
     start on them before anything else is known (:class:`FirstStageSplit`)."""
-    plan = stages(registry)
+    plan = planned_stages(registry, ctx.wanted)
     keeps = may_keep(ctx)
     return [
         name
@@ -163,11 +169,11 @@ def _fill_from_set_tables(
         kept[name].keep_all(conn, computed[name])
     tables: dict[str, Any] = {name: current.get(name, computed.get(name)) for name in plan[0]}
     for stage in plan[1:]:
-        so_far = set_tables_joined(tables, registry).subquery("features_so_far")
+        so_far = set_tables_joined(tables, registry, ctx.wanted).subquery("features_so_far")
         staged = dataclasses.replace(ctx, features=so_far)
         for set_name in stage:
             tables[set_name] = compute_into_table(conn, registry.feature_sets[set_name], staged)
-    everything = set_tables_joined(tables, registry)
+    everything = set_tables_joined(tables, registry, ctx.wanted)
     names = [c.name for c in everything.selected_columns]
     conn.execute(insert(table).from_select(names, everything))
 
@@ -184,12 +190,13 @@ def materialize(
     """Compute every feature for every (or the given) customer into a TEMP table.
 
     ``split``: the helper a cycle started early on :func:`unkept_first_stage` (where the
-    store allows one); without it, one is started here if it can be."""
-    table = features_table(registry, name)
+    store allows one); without it, one is started here if it can be. ``ctx.wanted``:
+    only the sets holding those features are computed, into those columns."""
+    table = features_table(registry, name, ctx.wanted)
     recreate(conn, table)
     if customer_ids is not None:
         ctx = dataclasses.replace(ctx, customer_ids=customer_ids)
-    plan = stages(registry)
+    plan = planned_stages(registry, ctx.wanted)
     if customer_ids is None and plan and split is not None:
         _fill_from_set_tables(conn, registry, ctx, plan, table, split)
     elif customer_ids is None and plan and can_split(conn, ctx):

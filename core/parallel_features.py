@@ -46,6 +46,7 @@ from typing import Any
 
 from sqlalchemy import Connection, MetaData, Select, Table, func, insert, select
 
+from core.cycle_features import wanted_of
 from core.feature_sql import feature_columns, joined_onto_customers, set_subquery, stages
 from core.registry import Registry
 from core.store.engine import SQLITE_CACHE_SIZE
@@ -158,11 +159,14 @@ def _compute(conn: Connection, fset: FeatureSet, ctx: FeatureContext, target: Ta
     return int(result.rowcount)
 
 
-def set_tables_joined(tables: dict[str, Any], registry: Registry) -> Select[Any]:
-    """One row per customer, in id order: ``customers`` joined to each set's table, with
-    defaults (the split path is SQLite's: see ``joined_onto_customers``)."""
+def set_tables_joined(
+    tables: dict[str, Any], registry: Registry, wanted: frozenset[str] | None = None
+) -> Select[Any]:
+    """One row per customer, in id order: ``customers`` joined to each set's table for
+    its (wanted) features, with defaults (the split path is SQLite's: see
+    ``joined_onto_customers``)."""
     sets = registry.feature_sets
-    parts = ((table, sets[name].features) for name, table in tables.items())
+    parts = ((table, wanted_of(sets[name].features, wanted)) for name, table in tables.items())
     return joined_onto_customers(parts, in_id_order=True)
 
 

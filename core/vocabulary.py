@@ -7,7 +7,7 @@ return instances from the hooks in :mod:`core.hookspecs`; the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -91,6 +91,10 @@ class FeatureContext:
     # Nothing may be written to the store (a dry run, which must not wait for or hold
     # the write lock a running cycle needs): kept sets are computed afresh.
     read_only: bool = False
+    # The features the caller will read (None: every one). A cycle computes only the
+    # sets that hold one of them, and the feature table has only their columns
+    # (:mod:`core.cycle_features`).
+    wanted: frozenset[str] | None = None
     # Shared by one cycle's stages and feature sets (replace() keeps the same dict): a
     # stage that ran before the features may leave work a set's ``prepare`` can reuse.
     # Empty outside a cycle, so nothing in it may be needed for correct values.
@@ -201,6 +205,9 @@ class ActionType:
     example: str = ""
     check: ActionCheck | None = None
     apply: ActionApply | None = None  # EFFECT actions: set-based change, returns rows affected
+    # The features ``apply`` reads from the cycle's feature table, given the action's
+    # arguments. None: it may read any, so a cycle that runs it computes every feature.
+    reads: Callable[[Any], Iterable[str]] | None = None
 
 
 SectionCheck = Callable[[Any, "SectionCheckEnv"], list[tuple[tuple[str | int, ...], str]]]
@@ -280,6 +287,10 @@ class CycleStage:
     description: str = ""
     after: Sequence[str] = ()
     before_features: bool = False
+    # The features the stage reads or writes in the feature table, given the loaded rule
+    # set (its sections). None: it may use any, so a cycle that runs it computes every
+    # feature; naming them lets a cycle skip the sets no rule, stage or effect reads.
+    reads: Callable[[Any], Iterable[str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.expr import Expr, to_sql
+from core.expr import Expr, feature_names, to_sql
 from core.journeys.holdout import holdout_bucket_sql
 from core.journeys.program import Instruction, Journey, send_args
 from core.journeys.progress import (
@@ -318,12 +318,27 @@ def run_journeys_stage(stage: StageContext) -> dict[str, int]:
     return {key: totals[key] for key in keys}
 
 
+def journeys_reads(rules: Any) -> set[str]:
+    """The features named by the enabled journeys' conditions (the enrollment's own
+    variables, such as purchases_since_enrollment, are not features)."""
+    names: set[str] = set()
+    for journey in journeys_of(rules, None):
+        if journey.enabled:
+            conditions = [journey.enroll, journey.exit, journey.stop]
+            conditions += [step.condition for step in journey.program]
+            for condition in conditions:
+                if condition is not None:
+                    names |= feature_names(condition)
+    return names
+
+
 JOURNEYS_STAGE = CycleStage(
     name="journeys",
     run=run_journeys_stage,
     after=("*",),  # enroll on the values every other stage (tiers, churn scores) refreshed
     description="Exits converted customers, enrolls new ones (recording treatment or holdout) "
     "and advances every journey, writing the ledger rows of due send steps.",
+    reads=journeys_reads,
 )
 
-__all__ = ["JOURNEYS_STAGE", "JourneyPass", "run_journeys_stage"]
+__all__ = ["JOURNEYS_STAGE", "JourneyPass", "journeys_reads", "run_journeys_stage"]

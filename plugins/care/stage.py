@@ -19,10 +19,11 @@ from typing import Any
 
 from sqlalchemy import Table, select, update
 
+from core.expr import feature_names, parse
 from core.vocabulary import CycleStage, StageContext
 from plugins.care.escalation import escalate
 from plugins.care.sla import SlaRun, refresh_tickets, work_table
-from plugins.care.sla_model import SlaSection
+from plugins.care.sla_model import SlaSection, TicketFilter
 from plugins.care.ticket_changes import customers_to_refresh, record_refresh
 from plugins.care.ticket_features import TicketFeatures
 
@@ -74,10 +75,26 @@ def run_care_stage(ctx: StageContext) -> dict[str, int]:
     return summary
 
 
+def care_reads(rules: Any) -> set[str]:
+    """What the stage reads in the feature table: the features named by the ``when`` of
+    every SLA profile, escalation level and start entry. (It refreshes the ticket
+    features only where the table has them.)"""
+    section = section_of(rules)
+    filters: list[TicketFilter] = list(section.profiles)
+    if section.escalations is not None:
+        filters += [*section.escalations.levels, *section.escalations.start]
+    names: set[str] = set()
+    for flt in filters:
+        if flt.when:
+            names |= feature_names(parse(flt.when))
+    return names
+
+
 CARE_STAGE = CycleStage(
     name="care-sla",
     run=run_care_stage,
     # A profile's `when: tier == "vip"` sees the tier assigned in this same cycle.
     after=("tiering", "churn"),
     description="Complaint tickets: SLA deadlines in business hours, escalation ladder.",
+    reads=care_reads,
 )

@@ -340,6 +340,15 @@ def check_coupon(params: Any, env: CheckEnv) -> list[tuple[str, str]]:
     return []
 
 
+def grant_reads(params: GrantPointsParams) -> tuple[str, ...]:
+    """A grant reads the feature table only to scale by tier."""
+    return ("tier",) if params.tier_multiplier else ()
+
+
+def reads_nothing(_params: object) -> tuple[str, ...]:
+    return ()
+
+
 GRANT_POINTS = ActionType(
     name="grant_points",
     params=GrantPointsParams,
@@ -350,6 +359,7 @@ GRANT_POINTS = ActionType(
     "grant_points: {points: 200, reason: birthday}",
     check=check_grant,
     apply=apply_grant_points,
+    reads=grant_reads,
 )
 ISSUE_COUPON = ActionType(
     name="issue_coupon",
@@ -361,6 +371,7 @@ ISSUE_COUPON = ActionType(
     "issue_coupon: {amount: 5000, min_spend: 20000, valid_for: 30d, prefix: VIP}",
     check=check_coupon,
     apply=apply_issue_coupon,
+    reads=reads_nothing,
 )
 EXPIRE_POINTS = ActionType(
     name="expire_points",
@@ -370,6 +381,7 @@ EXPIRE_POINTS = ActionType(
     kind=ActionKind.EFFECT,
     example="expire_points: {}",
     apply=apply_expire_points,
+    reads=reads_nothing,
 )
 
 __all__ = [

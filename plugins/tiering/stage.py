@@ -48,7 +48,7 @@ from sqlalchemy import (
     update,
 )
 
-from core.expr import to_sql
+from core.expr import feature_names, to_sql
 from core.feature_sql import feature_columns
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
@@ -249,6 +249,16 @@ def record_tier_settings(stage: StageContext) -> dict[str, int]:
     return {"settings_recorded": int(record_settings(stage.conn, settings, stage.ctx.as_of))}
 
 
+def tiering_reads(rules: Any) -> set[str]:
+    """What the stage reads and writes in the feature table: the tiers' conditions'
+    features, and the tier features it refreshes."""
+    names = {f.name for f in TIER_FEATURES}
+    for condition in section_of(rules).conditions():
+        if condition is not None:
+            names |= feature_names(condition)
+    return names
+
+
 TIER_SETTINGS_STAGE = CycleStage(
     name="tiering-settings",
     run=record_tier_settings,
@@ -262,6 +272,7 @@ TIERING_STAGE = CycleStage(
     run=run_tiering,
     description="Decide every customer's tier (first matching tier; upgrades at once, "
     "downgrades after the grace period), store changes and tier_changed events.",
+    reads=tiering_reads,
 )
 
 __all__ = [
@@ -271,4 +282,5 @@ __all__ = [
     "record_tier_settings",
     "refresh_columns",
     "run_tiering",
+    "tiering_reads",
 ]
