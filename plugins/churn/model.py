@@ -87,7 +87,12 @@ def bulk_insert(
                 copy.write_row(row)
         return
     marks = ", ".join("?" if conn.dialect.paramstyle == "qmark" else "%s" for _ in names)
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({listed}) VALUES ({marks})", list(rows))
+    # The driver's own executemany: the tuples go in as they are, no per-row processing.
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(f"INSERT INTO {table.name} ({listed}) VALUES ({marks})", rows)
+    finally:
+        cursor.close()
 
 
 ALL_BUYERS_KEY = "churn.all_buyers_triples"

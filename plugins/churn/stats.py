@@ -23,6 +23,7 @@ from sqlalchemy import Column, Connection, Integer, Select, Table, func, insert,
 
 from core.hashing import MODULUS, big, hash32_sql
 from core.kept_sets import kept_rows
+from core.store.rows import driver_rows
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType, Keeping
@@ -133,8 +134,8 @@ def distinct_triples(
     if share is not None:
         query = query.where(in_sample(table.c.customer_id, share))
     # Integer columns and count(*) come back as ints from both drivers: plain tuples
-    # straight from the rows, no per-value conversion (a large base has many triples).
-    return [tuple(row) for row in conn.execute(query)]
+    # straight from the driver, no result rows (a large base has many triples).
+    return driver_rows(conn, query)
 
 
 __all__ = [

@@ -58,6 +58,7 @@ from sqlalchemy import (
 
 from core.builtin.features import count_if, sum_if
 from core.kept_sets import kept_rows, may_keep
+from core.store.rows import driver_rows
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType, Keeping
@@ -157,13 +158,13 @@ def compute_cuts(conn: Connection, as_of: int, rfm: RfmSettings) -> Cuts:
     SQL aggregates the raw values (one scan of the events); the ranking is three sorts
     in numpy, several times faster than window functions over the base in SQLite.
     """
-    return cuts_from_rows(conn.execute(active_values_select(as_of, rfm)).all(), rfm)
+    return cuts_from_rows(driver_rows(conn, active_values_select(as_of, rfm)), rfm)
 
 
 def cuts_from_rows(rows: Sequence[Any], rfm: RfmSettings) -> Cuts:
-    """The cuts from the active base's ``(customer id, recency, frequency, monetary)``."""
-    plain = [tuple(row) for row in rows]  # numpy reads plain tuples many times faster than Rows
-    data = np.array(plain, dtype=np.int64).reshape(len(plain), 1 + len(DIMENSIONS))
+    """The cuts from the active base's ``(customer id, recency, frequency, monetary)``
+    (plain tuples: numpy reads them many times faster than result rows)."""
+    data = np.array(rows, dtype=np.int64).reshape(len(rows), 1 + len(DIMENSIONS))
     return {dim: cuts_of(data[:, i + 1], data[:, 0], rfm.ties) for i, dim in enumerate(DIMENSIONS)}
 
 
@@ -336,7 +337,7 @@ class RfmFeatures:
             active = select(filled.c.customer_id, *(filled.c[d] for d in DIMENSIONS)).where(
                 filled.c.active == 1
             )
-            self._cuts[key] = cuts_from_rows(conn.execute(active).all(), rfm)
+            self._cuts[key] = cuts_from_rows(driver_rows(conn, active), rfm)
             while len(self._cuts) > CACHED_CUTS:
                 self._cuts.popitem(last=False)
         self._prepared[ctx.as_of] = (rfm, self._cuts[key], filled)

@@ -1,0 +1,37 @@
+"""Many rows into Python as plain tuples, straight from the driver.
+
+A result's rows are SQLAlchemy ``Row`` objects, built one by one by the result's
+processing; for the few hundred thousand rows a ranking or a model reads at once
+(RFM cuts, BG/NBD statistics) building them costs more than the query. Both drivers
+return integers, floats and text as Python values already, so a query of such columns
+can be run on the driver's cursor of the same connection (same transaction) and its
+tuples taken as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Select
+
+
+def driver_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """Every row of ``query`` as a plain tuple, fetched by the driver's own cursor.
+
+    Only for columns the driver already returns as the wanted Python values (numbers,
+    text): no result processing (dates, JSON, enums) is applied."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    args: Any = params
+    if compiled.positional:
+        args = tuple(params[name] for name in compiled.positiontup or ())
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(compiled.string, args)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()  # both drivers' default rows are tuples
+        return rows
+    finally:
+        cursor.close()
+
+
+__all__ = ["driver_rows"]
