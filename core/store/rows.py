@@ -10,9 +10,22 @@ tuples taken as they are.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Select
+
+
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator[Any]:
+    """A cursor of the driver's connection under ``conn`` (same transaction), closed
+    after the block: for bulk reads and writes that skip SQLAlchemy's per-row work."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
 
 def driver_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
@@ -25,13 +38,10 @@ def driver_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
     args: Any = params
     if compiled.positional:
         args = tuple(params[name] for name in compiled.positiontup or ())
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(conn) as cursor:
         cursor.execute(compiled.string, args)
         rows: list[tuple[Any, ...]] = cursor.fetchall()  # both drivers' default rows are tuples
-        return rows
-    finally:
-        cursor.close()
+    return rows
 
 
-__all__ = ["driver_rows"]
+__all__ = ["driver_cursor", "driver_rows"]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Column, Connection, Float, Integer, Select, Table, and_, select
 
+from core.store.rows import driver_cursor
 from core.temp_tables import KEY_ORDERED, recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.churn import bgnbd
@@ -81,18 +82,17 @@ def bulk_insert(
     names = list(columns or (c.name for c in table.columns))
     listed = ", ".join(names)
     if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy:
+        with (
+            driver_cursor(conn) as cursor,
+            cursor.copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
         return
     marks = ", ".join("?" if conn.dialect.paramstyle == "qmark" else "%s" for _ in names)
     # The driver's own executemany: the tuples go in as they are, no per-row processing.
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(conn) as cursor:
         cursor.executemany(f"INSERT INTO {table.name} ({listed}) VALUES ({marks})", rows)
-    finally:
-        cursor.close()
 
 
 ALL_BUYERS_KEY = "churn.all_buyers_triples"
