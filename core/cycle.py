@@ -211,6 +211,12 @@ def _evaluate_rule(
                 literal(action.params.model_dump(mode="json"), type_=JSON).label("args"),
             ).where(*fresh)
             names = [c.name for c in rows.selected_columns]
+            # This insert's rows are the ledger's ids above the highest one now: the
+            # action's effect finds them by a range of the primary key (an index of the
+            # cycle's firings would be one more B-tree written for every ledger row).
+            written_after = conn.execute(
+                select(func.coalesce(func.max(ledger.c.id), 0))
+            ).scalar_one()
             statement = (
                 _insert(conn)
                 .from_select(names, rows)
@@ -223,6 +229,7 @@ def _evaluate_rule(
                 outcome.new = inserted
             if action.type.apply is not None and inserted:
                 firings = select(ledger.c.id.label("ledger_id"), ledger.c.customer_id).where(
+                    ledger.c.id > written_after,
                     ledger.c.cycle_id == cycle_id,
                     ledger.c.rule_id == rule.id,
                     ledger.c.action_index == action.index,

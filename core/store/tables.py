@@ -86,8 +86,8 @@ class LedgerEntry(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ledger_status_due", "status", "next_attempt_at"),
         Index("ix_ledger_rule_customer", "rule_id", "customer_id", "created_at"),
-        # A cycle's firings of one action of one rule (what the action's effect applies to).
-        Index("ix_ledger_cycle_rule", "cycle_id", "rule_id", "action_index"),
+        # No index of a cycle's firings: an action's effect finds the rows its insert
+        # wrote by a range of ids (core.cycle).
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)

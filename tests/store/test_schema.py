@@ -55,16 +55,28 @@ def _ledger_indexes(store: Store) -> set[str]:
 def test_a_version_1_store_is_upgraded_in_place(store: Store) -> None:
     # Version 1 found a cycle's firings through an index on cycle_id alone.
     with store.begin() as conn:
-        conn.exec_driver_sql("DROP INDEX ix_ledger_cycle_rule")
         conn.exec_driver_sql("CREATE INDEX ix_ledger_cycle_id ON ledger (cycle_id)")
         conn.execute(meta.update().values(value="1"))
     assert "ix_ledger_cycle_id" in _ledger_indexes(store)
-    assert ensure_schema(store) == SCHEMA_VERSION == 3
-    indexes = _ledger_indexes(store)
-    assert "ix_ledger_cycle_rule" in indexes
-    assert "ix_ledger_cycle_id" not in indexes
+    assert ensure_schema(store) == SCHEMA_VERSION == 4
+    # Version 2 keyed it by rule and action too; version 4 dropped it for a range of ids.
+    assert {ix for ix in _ledger_indexes(store) if ix.startswith("ix_")} == {
+        "ix_ledger_status_due",
+        "ix_ledger_rule_customer",
+    }
     with store.begin() as conn:
-        assert schema_version(conn) == 3
+        assert schema_version(conn) == 4
+
+
+def test_a_version_3_store_loses_the_index_of_a_cycles_firings(store: Store) -> None:
+    with store.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_ledger_cycle_rule ON ledger (cycle_id, rule_id, action_index)"
+        )
+        conn.execute(meta.update().values(value="3"))
+    assert "ix_ledger_cycle_rule" in _ledger_indexes(store)
+    assert ensure_schema(store) == SCHEMA_VERSION == 4
+    assert "ix_ledger_cycle_rule" not in _ledger_indexes(store)
 
 
 def _event_indexes(store: Store) -> dict[str, list[str]]:
@@ -86,10 +98,10 @@ def test_a_version_2_store_gets_the_covering_event_indexes(store: Store) -> None
         )
         conn.execute(meta.update().values(value="2"))
     assert {"ix_events_time", "ix_events_customer_type_time"} <= set(_event_indexes(store))
-    assert ensure_schema(store) == SCHEMA_VERSION == 3
+    assert ensure_schema(store) == SCHEMA_VERSION == 4
     assert _event_indexes(store) == {
         "ix_events_per_customer": ["customer_id", "type", "occurred_at", "amount", "value"],
         "ix_events_time_type": ["occurred_at", "type", "customer_id", "amount"],
     }
     with store.begin() as conn:
-        assert schema_version(conn) == 3
+        assert schema_version(conn) == 4
