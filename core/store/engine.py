@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,7 +77,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # million customers in memory they alone took more than a GiB, and were no faster.
     cursor.execute("PRAGMA temp_store=FILE")
     cursor.execute(f"PRAGMA cache_size={SQLITE_CACHE_SIZE}")
+    try:
+        cursor.execute("SELECT ln(1), exp(0)")
+    except sqlite3.OperationalError:  # an SQLite built without its math functions
+        for name, fn in (("ln", _ln), ("exp", _exp)):
+            dbapi_connection.create_function(name, 1, fn, deterministic=True)
     cursor.close()
+
+
+def _ln(value: float | None) -> float | None:
+    """SQLite's ``ln``: NULL outside its domain."""
+    return math.log(value) if value is not None and value > 0 else None
+
+
+def _exp(value: float | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return math.exp(value)
+    except OverflowError:
+        return math.inf
 
 
 def safe_url(url: str) -> str:

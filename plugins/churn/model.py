@@ -1,11 +1,13 @@
 """``p_alive`` and ``expected_purchases_90d``: the BG/NBD fit in force, scored in bulk.
 
 ``prepare`` builds the buyers' statistics in SQL (only for the customers being computed,
-``ctx.customer_ids`` — the whole base in a cycle, a few in ``feature_rows``), scores each
-distinct ``(x, t_x, T)`` once with numpy using the stored fit, and writes the scores to a
-TEMP table that ``select`` joins back. It never fits: that is the cycle stage's job
-(:mod:`plugins.churn.stage`), so computing a few customers' features is cheap and writes
-nothing but TEMP tables.
+``ctx.customer_ids`` — the whole base in a cycle, a few in ``feature_rows``). P(alive)
+has a closed form (paper eq. 11) and is computed by the SELECT itself, per buyer, with
+the fit's parameters as bound values: no row goes through Python. The expected purchases
+need the hypergeometric function, so when they are wanted each distinct ``(x, t_x, T)``
+is scored once with numpy and written to a TEMP table that the SELECT joins. It never
+fits: that is the cycle stage's job (:mod:`plugins.churn.stage`), so computing a few
+customers' features is cheap and writes nothing but TEMP tables.
 """
 
 from __future__ import annotations
@@ -14,7 +16,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Column, Connection, Float, Integer, Select, Table, and_, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Integer,
+    Select,
+    Table,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    null,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.store.rows import driver_cursor
 from core.temp_tables import KEY_ORDERED, recreate, temp_table
@@ -24,6 +41,10 @@ from plugins.churn.stats import WEEK_DAYS, distinct_triples, fill_stats, stats_t
 from plugins.churn.tables import model_fits
 
 HORIZON_DAYS = 90
+FIT_KEY = "churn.model_fit"  # in ``FeatureContext.cycle_state``: the fit ``select`` scores with
+# Above this ln(P(dead) / P(alive)) P(alive) is below 1e-304: 0, where PostgreSQL's exp()
+# would overflow.
+LOG_ODDS_CAP = 700.0
 
 
 def scores_table() -> Table:
@@ -104,6 +125,23 @@ def remember_all_buyers(ctx: FeatureContext, triples: Sequence[tuple[int, int, i
     ctx.cycle_state[ALL_BUYERS_KEY] = list(triples)
 
 
+def p_alive_sql(params: bgnbd.BgNbdParams, stats: Table) -> ColumnElement[float]:
+    """P(alive | x, t_x, T) of each row of the statistics table, in SQL: the expression of
+    :func:`plugins.churn.bgnbd.p_alive` (1 without a repeat purchase)."""
+    r, alpha, a, b = (literal(float(v)) for v in params.as_tuple())
+    week = literal(float(WEEK_DAYS))
+    x = stats.c.frequency
+    t_x, T = stats.c.recency_days / week, stats.c.age_days / week
+    log_odds = (
+        func.ln(a) - func.ln(b + x - 1) + (r + x) * (func.ln(alpha + T) - func.ln(alpha + t_x))
+    )
+    return case(
+        (x <= 0, literal(1.0)),
+        (log_odds > LOG_ODDS_CAP, literal(0.0)),
+        else_=literal(1.0) / (literal(1.0) + func.exp(log_odds)),
+    )
+
+
 def fill_scores(
     conn: Connection,
     ctx: FeatureContext,
@@ -129,6 +167,10 @@ def fill_scores(
     bulk_insert(conn, scores, score(fit[0], triples))
 
 
+def _wants_expected(ctx: FeatureContext) -> bool:
+    return ctx.wanted is None or "expected_purchases_90d" in ctx.wanted
+
+
 class ChurnModelFeatures:
     """BG/NBD P(alive) and expected purchases, from the stored fit in force."""
 
@@ -150,13 +192,33 @@ class ChurnModelFeatures:
     )
 
     def prepare(self, conn: Connection, ctx: FeatureContext) -> None:
-        fill_scores(conn, ctx)
+        fit = fit_in_force(conn, ctx.as_of)
+        ctx.cycle_state[FIT_KEY] = None if fit is None else fit[0]
+        if _wants_expected(ctx):
+            fill_scores(conn, ctx)
+        elif ctx.customer_ids is not None or ctx.cycle_state.pop(ALL_BUYERS_KEY, None) is None:
+            fill_stats(conn, ctx)  # else the churn stage's fit just filled it for everyone
 
     def select(self, ctx: FeatureContext) -> Select[Any]:
-        stats, scores = stats_table(), scores_table()
+        stats = stats_table()
+        params: bgnbd.BgNbdParams | None = ctx.cycle_state.get(FIT_KEY)
+        if params is None:  # no fit in force: no scores
+            none = null().cast(Float)
+            return select(
+                stats.c.customer_id,
+                none.label("p_alive"),
+                none.label("expected_purchases_90d"),
+            ).where(false())
+        if not _wants_expected(ctx):
+            return select(
+                stats.c.customer_id,
+                p_alive_sql(params, stats).label("p_alive"),
+                null().cast(Float).label("expected_purchases_90d"),
+            )
+        scores = scores_table()
         return select(
             stats.c.customer_id,
-            scores.c.p_alive,
+            p_alive_sql(params, stats).label("p_alive"),
             scores.c.expected_purchases_90d,
         ).select_from(
             stats.join(
@@ -176,6 +238,7 @@ __all__ = [
     "bulk_insert",
     "fill_scores",
     "fit_in_force",
+    "p_alive_sql",
     "remember_all_buyers",
     "score",
 ]
