@@ -140,19 +140,18 @@ def _evaluate_rule(
     sample_size: int,
 ) -> RuleOutcome:
     outcome = RuleOutcome(rule.id, due=True)
-    matches = matches_table()
-    recreate(conn, matches)
-    conn.execute(insert(matches).from_select(["customer_id"], matching.customers(rule)))
-    outcome.matched = conn.execute(select(func.count()).select_from(matches)).scalar_one()
+    outcome.matched = matching.count(rule)
     if not outcome.matched:
         return outcome
+    matches = matches_table()
+    recreate(conn, matches)
 
     period = rule.once_per.period_key(as_of, settings.zone)
-    # Customers this rule already fired for go before any key is built: in this period
-    # (probing the (rule, customer) index is far cheaper than building every matched
-    # customer's keys and letting each action's insert conflict on them; the UNIQUE key
-    # stays the guarantee) and, for a duration, within the window (checking per action
-    # would see this cycle's own action-0 rows).
+    # Customers this rule already fired for are left out before any key is built: in
+    # this period (probing the (rule, customer) index is far cheaper than building every
+    # matched customer's keys and letting each action's insert conflict on them; the
+    # UNIQUE key stays the guarantee) and, for a duration, within the window (checking
+    # per action would see this cycle's own action-0 rows).
     earlier = ledger.alias("earlier")
     already: ColumnElement[bool] = earlier.c.period == period
     if rule.once_per.lookback_seconds is not None:
@@ -161,16 +160,15 @@ def _evaluate_rule(
             earlier.c.created_at <= as_of,
         )
         already = or_(already, within)
-    conn.execute(
-        matches.delete().where(
-            exists().where(
-                earlier.c.rule_id == rule.id,
-                earlier.c.customer_id == matches.c.customer_id,
-                earlier.c.action_index == 0,
-                already,
-            )
-        )
+    matched = matching.customers(rule)
+    customer = matched.selected_columns.customer_id
+    fired = exists().where(
+        earlier.c.rule_id == rule.id,
+        earlier.c.customer_id == customer,
+        earlier.c.action_index == 0,
+        already,
     )
+    conn.execute(insert(matches).from_select(["customer_id"], matched.where(~fired)))
     fresh = [true()]  # SQLite needs a WHERE on INSERT ... SELECT ... ON CONFLICT
 
     def key(index: int) -> Any:

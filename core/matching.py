@@ -22,6 +22,7 @@ from sqlalchemy import (
     Select,
     Table,
     case,
+    func,
     insert,
     literal,
     select,
@@ -49,6 +50,8 @@ class RuleMatches:
 
     def __init__(self, conn: Connection, features: Table, rules: Sequence[RuleDef]) -> None:
         self._position = {rule.id: index for index, rule in enumerate(rules)}
+        self._conn = conn
+        self._counts: dict[str, int] | None = None
         self.table = masks_table()
         recreate(conn, self.table)
         columns = {c.name: c for c in features.columns}
@@ -66,6 +69,30 @@ class RuleMatches:
                     ["word", "customer_id", "mask"], select(rows).where(rows.c.mask != 0)
                 )
             )
+
+    def count(self, rule: RuleDef) -> int:
+        """How many customers ``rule``'s condition selects. The first call counts every
+        rule's in one pass over the masks (one query per mask word)."""
+        if self._counts is None:
+            self._counts = self._count_all()
+        return self._counts.get(rule.id, 0)
+
+    def _count_all(self) -> dict[str, int]:
+        # Customers by distinct mask (a few thousand combinations of rules), then each
+        # rule's count from the bits: far cheaper than a sum per rule over every row.
+        table = self.table
+        rule_at = {position: rule_id for rule_id, position in self._position.items()}
+        counts = dict.fromkeys(self._position, 0)
+        grouped = select(table.c.word, table.c.mask, func.count()).group_by(
+            table.c.word, table.c.mask
+        )
+        for word, mask, customers in self._conn.execute(grouped):
+            bits = int(mask)
+            while bits:
+                low = bits & -bits
+                counts[rule_at[word * BITS_PER_WORD + low.bit_length() - 1]] += int(customers)
+                bits ^= low
+        return counts
 
     def customers(self, rule: RuleDef) -> Select[Any]:
         """SELECT of the customer ids whose features satisfy ``rule``'s condition."""
