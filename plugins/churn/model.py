@@ -53,7 +53,6 @@ def scores_table() -> Table:
         Column("frequency", Integer, primary_key=True),
         Column("recency_days", Integer, primary_key=True),
         Column("age_days", Integer, primary_key=True),
-        Column("p_alive", Float, nullable=False),
         Column("expected_purchases_90d", Float, nullable=False),
         **KEY_ORDERED,
     )
@@ -76,15 +75,16 @@ def fit_in_force(conn: Connection, as_of: int) -> tuple[bgnbd.BgNbdParams, int] 
 
 def score(
     params: bgnbd.BgNbdParams, triples: Sequence[tuple[int, int, int, int]]
-) -> list[tuple[int, int, int, float, float]]:
-    """Score each (x, t_x days, T days, count): (x, t_x, T, P(alive), purchases in 90 days)."""
+) -> list[tuple[int, int, int, float]]:
+    """Score each (x, t_x days, T days, count): (x, t_x, T, purchases in 90 days).
+
+    P(alive) is not among them: the feature SELECT computes it (:func:`p_alive_sql`)."""
     if not triples:
         return []
     data = np.asarray(triples, dtype=np.int64)
     x, t_x, T = data[:, 0], data[:, 1] / WEEK_DAYS, data[:, 2] / WEEK_DAYS
-    alive = bgnbd.p_alive(params, x, t_x, T)
     expected = bgnbd.expected_purchases(params, HORIZON_DAYS / WEEK_DAYS, x, t_x, T)
-    columns = (*(data[:, i].tolist() for i in range(3)), alive.tolist(), expected.tolist())
+    columns = (*(data[:, i].tolist() for i in range(3)), expected.tolist())
     return list(zip(*columns, strict=True))
 
 
@@ -125,6 +125,15 @@ def remember_all_buyers(ctx: FeatureContext, triples: Sequence[tuple[int, int, i
     ctx.cycle_state[ALL_BUYERS_KEY] = list(triples)
 
 
+def _all_buyers_triples(ctx: FeatureContext) -> list[tuple[int, int, int, int]] | None:
+    """The triples :func:`remember_all_buyers` left for a whole-base computation (taken:
+    the statistics table then already holds every buyer), else None."""
+    if ctx.customer_ids is not None:
+        return None
+    found: list[tuple[int, int, int, int]] | None = ctx.cycle_state.pop(ALL_BUYERS_KEY, None)
+    return found
+
+
 def p_alive_sql(params: bgnbd.BgNbdParams, stats: Table) -> ColumnElement[float]:
     """P(alive | x, t_x, T) of each row of the statistics table, in SQL: the expression of
     :func:`plugins.churn.bgnbd.p_alive` (1 without a repeat purchase)."""
@@ -156,9 +165,8 @@ def fill_scores(
     """
     scores = scores_table()
     recreate(conn, scores)
-    if triples is None and ctx.customer_ids is None:
-        # In a cycle that just fitted, the statistics of every buyer are already there.
-        triples = ctx.cycle_state.pop(ALL_BUYERS_KEY, None)
+    if triples is None:
+        triples = _all_buyers_triples(ctx)
     if triples is None:
         triples = distinct_triples(conn, fill_stats(conn, ctx))
     fit = fit_in_force(conn, ctx.as_of)
@@ -196,8 +204,8 @@ class ChurnModelFeatures:
         ctx.cycle_state[FIT_KEY] = None if fit is None else fit[0]
         if _wants_expected(ctx):
             fill_scores(conn, ctx)
-        elif ctx.customer_ids is not None or ctx.cycle_state.pop(ALL_BUYERS_KEY, None) is None:
-            fill_stats(conn, ctx)  # else the churn stage's fit just filled it for everyone
+        elif _all_buyers_triples(ctx) is None:  # else the stage's fit filled it for everyone
+            fill_stats(conn, ctx)
 
     def select(self, ctx: FeatureContext) -> Select[Any]:
         stats = stats_table()
