@@ -209,12 +209,13 @@ def _evaluate_rule(
                 literal(action.params.model_dump(mode="json"), type_=JSON).label("args"),
             ).where(*fresh)
             names = [c.name for c in rows.selected_columns]
-            # This insert's rows are the ledger's ids above the highest one now: the
-            # action's effect finds them by a range of the primary key (an index of the
-            # cycle's firings would be one more B-tree written for every ledger row).
-            written_after = conn.execute(
-                select(func.coalesce(func.max(ledger.c.id), 0))
-            ).scalar_one()
+            if action.type.apply is not None:
+                # This insert's rows are the ledger's ids above the highest one now: the
+                # effect finds them by a range of the primary key (an index of the
+                # cycle's firings would be one more B-tree written for every ledger row).
+                written_after = conn.execute(
+                    select(func.coalesce(func.max(ledger.c.id), 0))
+                ).scalar_one()
             statement = (
                 _insert(conn)
                 .from_select(names, rows)

@@ -75,7 +75,7 @@ class RuleMatches:
         rule's in one pass over the masks (one query per mask word)."""
         if self._counts is None:
             self._counts = self._count_all()
-        return self._counts.get(rule.id, 0)
+        return self._counts[rule.id]
 
     def _count_all(self) -> dict[str, int]:
         # Customers by distinct mask (a few thousand combinations of rules), then each
