@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.aggregates import count_if, max_if, min_if, sum_if
 from core.birthdays import birthday_calendar_table, fill_birthday_calendar
 from core.config import Settings
 from core.hookspecs import hookimpl
@@ -30,14 +31,6 @@ def days_between(later: Any, earlier: ColumnElement[Any]) -> ColumnElement[Any]:
     """Real number of days between two epoch-second values."""
     days: ColumnElement[Any] = (later - earlier) / literal(float(DAY))
     return days
-
-
-def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.sum(case((condition, 1), else_=0))
-
-
-def sum_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
-    return func.sum(case((condition, value), else_=0))
 
 
 class PurchaseFeatures:
@@ -87,8 +80,8 @@ class PurchaseFeatures:
         money = ev.c.type.in_(["purchase", "refund"])
         in_90 = ev.c.occurred_at > ctx.as_of - 90 * DAY
         in_365 = ev.c.occurred_at > ctx.as_of - 365 * DAY
-        last = func.max(case((is_purchase, ev.c.occurred_at)))
-        first = func.min(case((is_purchase, ev.c.occurred_at)))
+        last = max_if(is_purchase, ev.c.occurred_at)
+        first = min_if(is_purchase, ev.c.occurred_at)
         count = count_if(is_purchase)
         gross = sum_if(is_purchase, amount)
         return (
@@ -228,10 +221,8 @@ class ServiceFeatures:
             select(
                 ev.c.customer_id,
                 ev.c.ref,
-                func.max(case((opened, ev.c.occurred_at))).label("opened_at"),
-                func.max(case((ev.c.type == "complaint_resolved", ev.c.occurred_at))).label(
-                    "resolved_at"
-                ),
+                max_if(opened, ev.c.occurred_at).label("opened_at"),
+                max_if(ev.c.type == "complaint_resolved", ev.c.occurred_at).label("resolved_at"),
                 count_if(
                     and_(ev.c.type == "complaint_opened", ev.c.occurred_at > as_of - 90 * DAY)
                 ).label("recent"),

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.aggregates import count_if, min_if
 from core.journeys.tables import EnrollmentStatus, enrollments
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
@@ -78,9 +79,9 @@ def fill_progress(conn: Connection, as_of: int) -> Table:
     query = (
         select(
             e.c.id,
-            func.coalesce(func.sum(case((is_purchase, 1), else_=0)), 0),
+            count_if(is_purchase),
             func.coalesce(func.sum(signed), 0),
-            func.min(case((is_purchase, events.c.occurred_at))),
+            min_if(is_purchase, events.c.occurred_at),
         )
         .select_from(e.outerjoin(events, since_enrollment))
         .where(e.c.status == EnrollmentStatus.ACTIVE.value)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, literal, select
+from sqlalchemy import Connection, Select, func, literal, select
 
+from core.aggregates import max_if
 from core.store.tables import Event, table_of
 from core.vocabulary import Feature, FeatureContext, FeatureType, Keeping
 
@@ -50,8 +51,8 @@ class ContactFeatures:
     def select(self, ctx: FeatureContext) -> Select[Any]:
         kind = func.lower(ev.c.payload["kind"].as_string())
         as_of = literal(ctx.as_of)
-        last_visit = func.max(case((kind == "visit", ev.c.occurred_at)))
-        last_review = func.max(case((kind == "review", ev.c.occurred_at)))
+        last_visit = max_if(kind == "visit", ev.c.occurred_at)
+        last_review = max_if(kind == "review", ev.c.occurred_at)
         return (
             select(
                 ev.c.customer_id,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.aggregates import count_if
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.care.tickets import care_tickets
 
@@ -134,7 +135,7 @@ class TicketFeatures:
         counts = (
             select(
                 t.c.customer_id,
-                func.sum(case((overdue, 1), else_=0)).label("overdue_tickets"),
+                count_if(overdue).label("overdue_tickets"),
                 func.max(case((is_open, t.c.escalation_level), else_=0)).label("level"),
             )
             .where(t.c.opened_at <= as_of)

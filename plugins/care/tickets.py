@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Select, and_, case, func, literal, select, true
 from sqlmodel import Field, SQLModel
 
+from core.aggregates import count_if, max_if, min_if
 from core.store.tables import Event, table_of
 
 OPENED = "complaint_opened"
@@ -107,9 +108,9 @@ def ticket_facts(as_of: int, customers: Any = None) -> Select[Any]:
         select(
             c.customer_id,
             c.ref,
-            func.min(case((c.type == OPENED, c.occurred_at))).label("opened_at"),
-            func.max(case((opens, c.occurred_at))).label("episode_started_at"),
-            func.sum(case((c.type == REOPENED, 1), else_=0)).label("episode"),
+            min_if(c.type == OPENED, c.occurred_at).label("opened_at"),
+            max_if(opens, c.occurred_at).label("episode_started_at"),
+            count_if(c.type == REOPENED).label("episode"),
             func.max(c.occurred_at).label("last_event_at"),
         )
         .group_by(c.customer_id, c.ref)
@@ -141,9 +142,9 @@ def ticket_facts(as_of: int, customers: Any = None) -> Select[Any]:
             starts.c.opened_at,
             starts.c.episode,
             starts.c.episode_started_at,
-            func.min(case((answered, c.occurred_at))).label("first_response_at"),
-            func.min(case((and_(answered, later), c.occurred_at))).label("responded_at"),
-            func.min(case((and_(c.type == RESOLVED, later), c.occurred_at))).label("resolved_at"),
+            min_if(answered, c.occurred_at).label("first_response_at"),
+            min_if(and_(answered, later), c.occurred_at).label("responded_at"),
+            min_if(and_(c.type == RESOLVED, later), c.occurred_at).label("resolved_at"),
             starts.c.last_event_at,
         )
         .select_from(

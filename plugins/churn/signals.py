@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Float, Select, and_, case, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.builtin.features import count_if, days_between, sum_if
+from core.aggregates import count_if, max_if, min_if, sum_if
+from core.builtin.features import days_between
 from core.store.tables import Customer, Event, table_of
 from core.vocabulary import Feature, FeatureContext, FeatureType, Keeping
 
@@ -92,8 +93,8 @@ class PurchaseSignals:
         signed = case((ev.c.type == "refund", -amount), else_=amount)
         recent = ev.c.occurred_at > as_of - window
         earlier = and_(ev.c.occurred_at > as_of - 2 * window, ev.c.occurred_at <= as_of - window)
-        first = func.min(case((is_purchase, ev.c.occurred_at)))
-        last = func.max(case((is_purchase, ev.c.occurred_at)))
+        first = min_if(is_purchase, ev.c.occurred_at)
+        last = max_if(is_purchase, ev.c.occurred_at)
         gap = days_between(last, first) / func.nullif(count_if(is_purchase) - 1, 0)
         count_earlier = count_if(and_(is_purchase, earlier))
         spend_earlier = sum_if(earlier, signed)

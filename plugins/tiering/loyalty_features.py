@@ -23,7 +23,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, case, exists, func, literal, select, union_all
 
-from core.builtin.features import count_if, days_between, sum_if
+from core.aggregates import count_if, sum_if
+from core.builtin.features import days_between
 from core.store.tables import Event, table_of
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.tiering.sql import integer, positive_part

@@ -56,7 +56,7 @@ from sqlalchemy import (
     select,
 )
 
-from core.builtin.features import count_if, sum_if
+from core.aggregates import count_if, max_if, sum_if
 from core.kept_sets import kept_rows, may_keep
 from core.store.rows import driver_rows
 from core.store.tables import Event, table_of
@@ -107,7 +107,7 @@ def values_select(as_of: int, rfm: RfmSettings) -> Select[Any]:
             ev.c.customer_id.label("customer_id"),
             case((frequency > 0, integer(1)), else_=integer(0)).label("active"),
             count_if(is_purchase).label("purchases_ever"),
-            func.max(case((and_(is_purchase, in_window), ev.c.occurred_at))).label("recency"),
+            max_if(and_(is_purchase, in_window), ev.c.occurred_at).label("recency"),
             frequency.label("frequency"),
             sum_if(in_window, signed).label("monetary"),
         )
