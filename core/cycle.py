@@ -55,6 +55,7 @@ from core.registry import Registry
 from core.rules import RuleDef, RuleSet
 from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
 from core.store.cycle_lock import try_cycle_lock
+from core.store.ledger_args import intern_args
 from core.store.tables import table_of
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import (
@@ -187,6 +188,8 @@ def _evaluate_rule(
         outcome.sample = ids[:sample_size]
     else:
         for action in rule.actions:
+            # The action's arguments are the same on every row: stored once, named.
+            args_id = intern_args(conn, action.params.model_dump(mode="json"))
             status = (
                 LedgerStatus.PENDING
                 if action.type.kind is ActionKind.MESSAGE
@@ -206,7 +209,8 @@ def _evaluate_rule(
                 literal(0).label("attempts"),
                 literal(as_of).label("created_at"),
                 literal(as_of).label("updated_at"),
-                literal(action.params.model_dump(mode="json"), type_=JSON).label("args"),
+                literal({}, type_=JSON).label("args"),
+                literal(args_id).label("args_id"),
             ).where(*fresh)
             names = [c.name for c in rows.selected_columns]
             if action.type.apply is not None:

@@ -13,10 +13,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, String, and_, case, cast, exists, func, select
+from sqlalchemy import Connection, and_, case, exists, func, select
 
 from core.journeys.report import JourneyStats, journey_stats
 from core.store import Event
+from core.store.ledger_args import argument, ledger_with_args
 from core.store.tables import LedgerEntry, table_of
 
 ledger = table_of(LedgerEntry)
@@ -56,7 +57,8 @@ def build_report(
     conn: Connection, since: int, until: int, zone: ZoneInfo, conversion_days: int = 7
 ) -> Report:
     in_period = and_(ledger.c.created_at >= since, ledger.c.created_at <= until)
-    channel = func.coalesce(cast(ledger.c.args["channel"].as_string(), String), "")
+    with_args, shared = ledger_with_args()
+    channel = func.coalesce(argument(shared, "channel"), "")
     bought = exists().where(
         events.c.customer_id == ledger.c.customer_id,
         events.c.type == "purchase",
@@ -73,6 +75,7 @@ def build_report(
             func.count(),
             func.sum(converted),
         )
+        .select_from(with_args)
         .where(in_period)
         .group_by(ledger.c.rule_id, channel, ledger.c.status, ledger.c.suppressed_reason)
     )

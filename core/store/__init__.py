@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from core.store.engine import Store, open_store
 from core.store.tables import (
+    ActionArgs,
     Customer,
     CycleRun,
     Event,
@@ -21,6 +22,7 @@ from core.store.tables import (
 )
 
 __all__ = [
+    "ActionArgs",
     "Customer",
     "CycleRun",
     "Event",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,13 @@ from sqlalchemy import inspect
 
 from core.errors import StoreError
 from core.store import Store, open_store
-from core.store.engine import SCHEMA_VERSION, ensure_schema, meta, schema_version
+from core.store.engine import (
+    SCHEMA_VERSION,
+    SQLITE_PAGE_SIZE,
+    ensure_schema,
+    meta,
+    schema_version,
+)
 
 
 def test_schema_is_created_with_every_table(store: Store) -> None:
@@ -58,14 +65,14 @@ def test_a_version_1_store_is_upgraded_in_place(store: Store) -> None:
         conn.exec_driver_sql("CREATE INDEX ix_ledger_cycle_id ON ledger (cycle_id)")
         conn.execute(meta.update().values(value="1"))
     assert "ix_ledger_cycle_id" in _ledger_indexes(store)
-    assert ensure_schema(store) == SCHEMA_VERSION == 4
+    assert ensure_schema(store) == SCHEMA_VERSION == 5
     # Version 2 keyed it by rule and action too; version 4 dropped it for a range of ids.
     assert {ix for ix in _ledger_indexes(store) if ix.startswith("ix_")} == {
         "ix_ledger_status_due",
         "ix_ledger_rule_customer",
     }
     with store.begin() as conn:
-        assert schema_version(conn) == 4
+        assert schema_version(conn) == 5
 
 
 def test_a_version_3_store_loses_the_index_of_a_cycles_firings(store: Store) -> None:
@@ -75,7 +82,7 @@ def test_a_version_3_store_loses_the_index_of_a_cycles_firings(store: Store) -> 
         )
         conn.execute(meta.update().values(value="3"))
     assert "ix_ledger_cycle_rule" in _ledger_indexes(store)
-    assert ensure_schema(store) == SCHEMA_VERSION == 4
+    assert ensure_schema(store) == SCHEMA_VERSION == 5
     assert "ix_ledger_cycle_rule" not in _ledger_indexes(store)
 
 
@@ -98,10 +105,38 @@ def test_a_version_2_store_gets_the_covering_event_indexes(store: Store) -> None
         )
         conn.execute(meta.update().values(value="2"))
     assert {"ix_events_time", "ix_events_customer_type_time"} <= set(_event_indexes(store))
-    assert ensure_schema(store) == SCHEMA_VERSION == 4
+    assert ensure_schema(store) == SCHEMA_VERSION == 5
     assert _event_indexes(store) == {
         "ix_events_per_customer": ["customer_id", "type", "occurred_at", "amount", "value"],
         "ix_events_time_type": ["occurred_at", "type", "customer_id", "amount"],
     }
     with store.begin() as conn:
-        assert schema_version(conn) == 4
+        assert schema_version(conn) == 5
+
+
+def test_a_version_4_store_gets_shared_action_arguments(store: Store) -> None:
+    with store.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE ledger DROP COLUMN args_id")
+        conn.execute(meta.update().values(value="4"))
+    assert "args_id" not in {c["name"] for c in inspect(store.engine).get_columns("ledger")}
+    assert ensure_schema(store) == SCHEMA_VERSION == 5
+    assert "args_id" in {c["name"] for c in inspect(store.engine).get_columns("ledger")}
+    assert "action_args" in inspect(store.engine).get_table_names()
+
+
+def test_a_new_sqlite_store_has_16_kib_pages_and_an_old_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    fresh = open_store(f"sqlite:///{tmp_path / 'new.db'}")
+    with fresh.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar_one() == SQLITE_PAGE_SIZE == 16384
+    fresh.dispose()
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as made:
+        made.execute("PRAGMA page_size=4096")
+        made.execute("CREATE TABLE before_patron (x)")
+    reopened = open_store(f"sqlite:///{old}")
+    with reopened.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar_one() == 4096
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+    reopened.dispose()

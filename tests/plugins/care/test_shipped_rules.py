@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core.app import build_app
 from core.config import Settings, StaffMember
 from core.store import Store
+from core.store.ledger_args import with_shared_args
 from tests.cycle.conftest import add_customer, add_event, at
 from tests.plugins.care.conftest import Care, care_plugins, ledger, ticket_event
 
@@ -107,14 +108,13 @@ def test_a_low_score_opens_a_corrective_task_for_the_owner(
     care.cycle("2026-11-23T01:00:00")
     care.cycle("2026-11-23T02:00:00")
     with store.begin() as conn:
-        rows = conn.execute(
-            select(ledger.c.rule_id, ledger.c.customer_id, ledger.c.args).order_by(ledger.c.id)
-        ).all()
-    assert [(r[0], r[1]) for r in rows] == [
+        found = conn.execute(select(ledger).order_by(ledger.c.id)).mappings()
+        rows = with_shared_args(conn, (dict(row) for row in found))
+    assert [(r["rule_id"], r["customer_id"]) for r in rows] == [
         ("low-score-corrective-task", unhappy),
         ("low-score-recovery", unhappy),
     ]
-    assert rows[0][2] == {
+    assert rows[0]["args"] == {
         "channel": "task",
         "template": "service/corrective_task",
         "to": "account_manager",
