@@ -5,8 +5,10 @@
 
 Prints the import rate, the time of a full cycle from cold (features + every
 shipped rule + ledger writes), the time of a second cycle a day later after 1%
-more events, the peak RSS of those phases, and then, on the same feature rows,
-how fast the shipped rules' conditions are evaluated by patron (compiled SQL over
+more events (each without the log checkpoint it leaves to a background connection,
+which is waited for and printed apart), the peak RSS of those phases, and then, on
+the same feature rows, how fast the shipped rules' conditions are evaluated by
+patron (compiled SQL over
 the feature table, all rules in one pass as the cycle does it, and for reference one
 query per rule), by the ``rule-engine`` package (one object at a time), by a
 plain per-customer Python loop (hand-compiled lambdas, the best case for Python),
@@ -320,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
             lambda: run_cycle(app.store, app.registry, settings, rules, as_of, force=True),
         )
         print_breakdown(first)
+        # The cycle leaves its log to a background checkpoint (core.store.checkpoint);
+        # waited for here, so that nothing else overlaps it, and reported apart.
+        _, first_ck = timed(
+            "log checkpoint after it, in the background", app.store.wait_for_background
+        )
 
         extra = max(1, report_e.inserted // 100)
         extra_path = base / "extra-events.csv"
@@ -340,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
             lambda: run_cycle(app.store, app.registry, settings, rules, as_of + DAY, force=True),
         )
         print_breakdown(second)
+        _, second_ck = timed(
+            "log checkpoint after it, in the background", app.store.wait_for_background
+        )
         rss = peak_rss_mib()
         print(f"peak RSS through import and both cycles: {rss:,.0f} MiB")
 
@@ -355,8 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  import: {report_e.inserted / sec_e:,.0f} events/s, {report_c.inserted / sec_c:,.0f} customers/s"
     )
-    print(f"  full cycle from cold: {first_s:.1f} s (target <= 30 s)")
-    print(f"  second cycle after 1% more events: {second_s:.1f} s (target <= 10 s)")
+    print(
+        f"  full cycle from cold: {first_s:.1f} s (target <= 30 s); "
+        f"then {first_ck:.1f} s of log checkpoint in the background"
+    )
+    print(
+        f"  second cycle after 1% more events: {second_s:.1f} s (target <= 10 s); "
+        f"then {second_ck:.1f} s of log checkpoint in the background"
+    )
     print(f"  peak RSS: {rss:,.0f} MiB (target <= 1536 MiB)")
     return 0
 

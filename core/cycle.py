@@ -54,6 +54,7 @@ from core.parallel_features import first_stage_split, scratch_database
 from core.registry import Registry
 from core.rules import RuleDef, RuleSet
 from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
+from core.store.checkpoint import checkpoint_after
 from core.store.cycle_lock import try_cycle_lock
 from core.store.ledger_args import intern_args
 from core.store.tables import table_of
@@ -276,7 +277,11 @@ def run_cycle(
     started = time.perf_counter()
     summary = CycleSummary(as_of=as_of, dry_run=dry_run)
     selected = [r for r in rules.rules if not only or r.id in only]
-    with store.engine.connect() as conn, scratch_database(conn, registry):
+    with (
+        store.engine.connect() as conn,
+        scratch_database(conn, registry),
+        checkpoint_after(conn, store),
+    ):
         transaction = conn.begin()
         try:
             if not try_cycle_lock(conn):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
@@ -127,6 +128,9 @@ class Store:
 
     engine: Engine
     url: str
+    # Work started for the store that goes on after the call that started it: the
+    # checkpoint after a cycle (core.store.checkpoint).
+    background: list[threading.Thread] = field(default_factory=list)
 
     @property
     def dialect(self) -> str:
@@ -141,7 +145,13 @@ class Store:
         with self.engine.begin() as conn:
             yield conn
 
+    def wait_for_background(self) -> None:
+        """Return when the work started in the background has finished."""
+        while self.background:
+            self.background.pop(0).join()
+
     def dispose(self) -> None:
+        self.wait_for_background()
         self.engine.dispose()
 
 
