@@ -8,11 +8,11 @@ shipped rule + ledger writes), the time of a second cycle a day later after 1%
 more events (each without the log checkpoint it leaves to a background connection,
 which is waited for and printed apart), the peak RSS of those phases, and then, on
 the same feature rows, how fast the shipped rules' conditions are evaluated by
-patron (compiled SQL over
-the feature table, all rules in one pass as the cycle does it, and for reference one
-query per rule), by the ``rule-engine`` package (one object at a time), by a
-plain per-customer Python loop (hand-compiled lambdas, the best case for Python),
-and by patron's own Python evaluator (what ``explain`` uses), as rates and ratios.
+patron (compiled SQL over the feature table, all rules in one pass as the cycle does
+it, and for reference one query per rule), by the ``rule-engine`` package (one
+object at a time), by a plain per-customer Python loop (hand-compiled lambdas, the
+best case for Python), and by patron's own Python evaluator (what ``explain`` uses),
+as rates and ratios.
 
 The generated events come one customer's history at a time; ``--order time`` imports
 them sorted by instant instead, as real feeds arrive (:mod:`bench.time_order`), so a

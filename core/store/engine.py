@@ -80,8 +80,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # A new store gets 16 KiB pages (an existing one keeps its own: the size is fixed
     # when the first table is written). A cycle reads and writes whole tables and
-    # indexes; at 1M customers the cold cycle took 76 s instead of 83 s, the second 37 s
-    # instead of 39 s, and the import rate did not change.
+    # indexes; at 1M customers the cold cycle took 76 s instead of 83 s, the second 39 s
+    # instead of 41.5 s, and the import rate did not change.
     cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
