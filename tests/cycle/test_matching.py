@@ -4,8 +4,9 @@ own condition, across mask words."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from core.app import App
 from core.config import Settings
@@ -56,3 +57,31 @@ def test_counts_and_customers_of_rules_over_two_mask_words(
         counted = select(func.count()).select_from(matching.table)
         # A customer is stored once per word in which any rule matches them: 6 and 6.
         assert conn.execute(counted).scalar_one() == 2 * len(purchases)
+
+
+def test_each_condition_is_evaluated_once_per_customer(
+    store: Store, settings: Settings, make_app: Callable[[], App]
+) -> None:
+    # Folded into its outer query, the masks subquery's conditions ran twice per customer:
+    # for ``mask != 0`` and for the value written. The plan must keep it a subquery.
+    write_rules(settings, "rules:\n" + RULE.format(index=0, least=1))
+    app = make_app()
+    rules = app.load_rules().enabled()
+    ctx = FeatureContext(as_of=at("2026-04-01T00:00:00"), settings=settings, store=store)
+    plans: list[str] = []
+    sqlite = store.dialect == "sqlite"
+
+    def explain(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.startswith("INSERT INTO patron_rule_masks"):
+            query = statement[statement.index("SELECT") :]
+            cursor.execute(f"EXPLAIN {'QUERY PLAN ' if sqlite else ''}{query}", params)
+            plans.extend(str(row[3] if sqlite else row[0]) for row in cursor.fetchall())
+
+    event.listen(store.engine, "before_cursor_execute", explain)
+    try:
+        with store.begin() as conn:
+            RuleMatches(conn, materialize(conn, app.registry, ctx), rules)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", explain)
+    fenced = "CO-ROUTINE rule_masks" if sqlite else "Subquery Scan on rule_masks"
+    assert any(fenced in line for line in plans), plans
