@@ -26,7 +26,6 @@ from typing import Any
 
 import pluggy
 from sqlalchemy import (
-    JSON,
     Column,
     Connection,
     Integer,
@@ -56,7 +55,7 @@ from core.rules import RuleDef, RuleSet
 from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
 from core.store.checkpoint import checkpoint_after
 from core.store.cycle_lock import try_cycle_lock
-from core.store.ledger_args import intern_args
+from core.store.ledger_args import args_columns
 from core.store.tables import table_of
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import (
@@ -189,8 +188,6 @@ def _evaluate_rule(
         outcome.sample = ids[:sample_size]
     else:
         for action in rule.actions:
-            # The action's arguments are the same on every row: stored once, named.
-            args_id = intern_args(conn, action.params.model_dump(mode="json"))
             status = (
                 LedgerStatus.PENDING
                 if action.type.kind is ActionKind.MESSAGE
@@ -210,8 +207,8 @@ def _evaluate_rule(
                 literal(0).label("attempts"),
                 literal(as_of).label("created_at"),
                 literal(as_of).label("updated_at"),
-                literal({}, type_=JSON).label("args"),
-                literal(args_id).label("args_id"),
+                # The action's arguments are the same on every row: stored once, named.
+                *args_columns(conn, action.params.model_dump(mode="json")),
             ).where(*fresh)
             names = [c.name for c in rows.selected_columns]
             if action.type.apply is not None:

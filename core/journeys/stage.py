@@ -28,7 +28,6 @@ from collections import Counter
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Connection,
     String,
     Table,
@@ -57,6 +56,7 @@ from core.journeys.progress import (
 from core.journeys.section import journeys_of
 from core.journeys.tables import Arm, EnrollmentStatus, enrollments, step_runs
 from core.store import LedgerEntry, LedgerStatus
+from core.store.ledger_args import args_columns
 from core.store.tables import table_of
 from core.temp_tables import recreate
 from core.vocabulary import CycleStage, StageContext
@@ -232,7 +232,7 @@ class JourneyPass:
             literal(0).label("attempts"),
             literal(self.as_of).label("created_at"),
             literal(self.as_of).label("updated_at"),
-            literal(send_args(ins.send), type_=JSON).label("args"),
+            *args_columns(self.conn, send_args(ins.send)),
         ).where(
             m.c.arm == Arm.TREATMENT.value,
             ~exists().where(

@@ -4,7 +4,7 @@ Every firing of one action of one rule carries the same arguments (a channel and
 template, a coupon's value). A cycle stores them once, in ``action_args``, interned by
 the digest of their canonical JSON, and each of its ledger rows names that row
 (``args_id``) with ``{}`` as its own; a row that needs arguments of its own (an SLA
-escalation names its ticket, episode and level) keeps them in ``args``. Readers take
+escalation names its ticket and episode) keeps them in ``args``. Readers take
 the shared arguments and lay the row's own over them (:func:`merged`). Rows written
 before schema version 5 have all their arguments as their own.
 """
@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, FromClause, String, cast, func, select
+from sqlalchemy import JSON, Connection, FromClause, String, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,6 +48,16 @@ def intern_args(conn: Connection, args: Mapping[str, Any]) -> int:
         .on_conflict_do_nothing(index_elements=["digest"])
     )
     return int(conn.execute(find).scalar_one())
+
+
+def args_columns(
+    conn: Connection, shared: Mapping[str, Any], own: ColumnElement[Any] | None = None
+) -> list[ColumnElement[Any]]:
+    """The ``args`` and ``args_id`` columns of an ``INSERT INTO ledger ... SELECT``: the
+    arguments every row of the statement shares, interned, and each row's own (``{}``
+    when it has none)."""
+    own_args = literal({}, type_=JSON) if own is None else own
+    return [own_args.label("args"), literal(intern_args(conn, shared)).label("args_id")]
 
 
 def merged(own: Mapping[str, Any] | None, shared: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -87,6 +97,7 @@ def argument(shared: FromClause, key: str) -> ColumnElement[Any]:
 
 __all__ = [
     "action_args",
+    "args_columns",
     "argument",
     "canonical",
     "intern_args",

@@ -123,9 +123,9 @@ class LedgerEntry(SQLModel, table=True):
     sent_at: int | None = Field(default=None, sa_type=BigInteger)
     last_error: str | None = None
     suppressed_reason: str | None = Field(default=None, max_length=255)
-    # The row's own arguments (a ticket, a level); the shared ones are in args_id's row,
-    # and where both name a key the row's own value wins. No foreign key: action_args
-    # rows are never deleted, and a cycle writes millions of ledger rows.
+    # The row's own arguments (an escalation's ticket and episode); the shared ones are
+    # in args_id's row, and where both name a key the row's own value wins. No foreign
+    # key: action_args rows are never deleted, and a cycle writes millions of ledger rows.
     args: dict[str, Any] = Field(default_factory=dict, sa_column=_json_column(nullable=False))
     args_id: int | None = Field(default=None, description="action_args.id")
 

@@ -40,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.store import LedgerEntry, LedgerStatus
+from core.store.ledger_args import args_columns
 from core.store.tables import table_of
 from core.temp_tables import recreate, temp_table
 from plugins.care.sla import SlaRun, deadline, filter_sql, work_table
@@ -134,17 +135,14 @@ def _fire(conn: Connection, run: SlaRun, level: LevelModel, cycle_id: int | None
         + cast(due.c.episode, String)
         + literal(f"/L{level.level}")
     )
-    args = _json_object(
-        conn,
-        {
-            "channel": literal(level.send.channel),
-            "template": literal(level.send.template),
-            "to": literal(level.send.to),
-            "ticket": due.c.ref,
-            "episode": due.c.episode,
-            "level": literal(level.level),
-        },
-    )
+    # What the level sends is shared by its rows; the ticket and episode are each row's.
+    shared = {
+        "channel": level.send.channel,
+        "template": level.send.template,
+        "to": level.send.to,
+        "level": level.level,
+    }
+    own = _json_object(conn, {"ticket": due.c.ref, "episode": due.c.episode})
     rows = select(
         key.label("idempotency_key"),
         literal(cycle_id, Integer).label("cycle_id"),
@@ -159,7 +157,7 @@ def _fire(conn: Connection, run: SlaRun, level: LevelModel, cycle_id: int | None
         literal(0).label("attempts"),
         literal(run.as_of, BigInteger).label("created_at"),
         literal(run.as_of, BigInteger).label("updated_at"),
-        args.label("args"),
+        *args_columns(conn, shared, own),
     ).where(
         due.c.level == level.level,
         ~exists().where(

@@ -16,6 +16,7 @@ from core.cycle import CycleSummary, run_cycle
 from core.journeys.tables import enrollments, step_runs
 from core.plugins import make_plugin_manager
 from core.store import LedgerEntry, Store
+from core.store.ledger_args import with_shared_args
 from core.store.tables import table_of
 from tests.cycle.conftest import at, write_rules, write_template
 
@@ -69,10 +70,11 @@ def journey_state(store: Store) -> list[dict[str, Any]]:
 def messages(store: Store) -> list[tuple[str, int, int, str]]:
     """(rule id, customer id, step index, template) of every ledger row."""
     with store.begin() as conn:
-        rows = conn.execute(
-            select(ledger.c.rule_id, ledger.c.customer_id, ledger.c.action_index, ledger.c.args)
-        ).all()
-    return sorted((r, c, i, args["template"]) for r, c, i, args in rows)
+        found = conn.execute(select(ledger)).mappings()
+        rows = with_shared_args(conn, (dict(r) for r in found))
+    return sorted(
+        (r["rule_id"], r["customer_id"], r["action_index"], r["args"]["template"]) for r in rows
+    )
 
 
 def step_outcomes(store: Store) -> list[tuple[int, int, str]]:

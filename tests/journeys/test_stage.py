@@ -14,6 +14,7 @@ from core.journeys.holdout import holdout_bucket
 from core.journeys.tables import enrollments
 from core.plugins import make_plugin_manager
 from core.store import LedgerEntry, Store
+from core.store.ledger_args import with_shared_args
 from core.store.tables import table_of
 from core.vocabulary import CycleStage, StageContext
 from tests.cycle.conftest import add_customer, add_event, at
@@ -69,7 +70,8 @@ def test_steps_wait_across_restarts_and_the_journey_completes(
         at("2026-03-15T01:00:00"),
     )
     with store.begin() as conn:
-        row = conn.execute(select(ledger).where(ledger.c.action_index == 2)).mappings().one()
+        found = conn.execute(select(ledger).where(ledger.c.action_index == 2)).mappings().one()
+        (row,) = with_shared_args(conn, [dict(found)])
     assert (row["idempotency_key"], row["category"], row["priority"], row["status"]) == (
         f"journey:wb/{state['id']}/2",
         "marketing",
