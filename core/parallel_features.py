@@ -49,7 +49,7 @@ from sqlalchemy import Connection, MetaData, Select, Table, func, insert, select
 from core.cycle_features import wanted_of
 from core.feature_sql import feature_columns, joined_onto_customers, set_subquery, stages
 from core.registry import Registry
-from core.store.engine import SQLITE_CACHE_SIZE
+from core.store.engine import SQLITE_CACHE_SIZE, sqlite_file
 from core.temp_tables import recreate
 from core.vocabulary import FeatureContext, FeatureSet
 
@@ -85,9 +85,8 @@ def scratch_database(conn: Connection, registry: Registry) -> Iterator[None]:
     the scratch database is read then and not again, and its first read of their rows
     comes after the helper committed them (WAL, so the two never block each other).
     """
-    database = conn.engine.url.database
     portable = _portable_sets(registry)
-    if conn.dialect.name != "sqlite" or not database or database == ":memory:" or not portable:
+    if sqlite_file(conn.engine) is None or not portable:
         yield
         return
     folder = tempfile.mkdtemp(prefix="patron-cycle-")

@@ -19,33 +19,25 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
-if TYPE_CHECKING:
-    from core.store.engine import Store
+from core.store.engine import Store, sqlite_file
 
 log = logging.getLogger(__name__)
 
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default, restored after the cycle
 
 
-def _log_path(store: Store) -> str | None:
-    database = store.engine.url.database
-    if store.dialect != "sqlite" or not database or database == ":memory:":
-        return None
-    return f"{database}-wal"
-
-
 @contextmanager
 def checkpoint_after(conn: Connection, store: Store) -> Iterator[None]:
     """For the block (a cycle, on ``conn`` outside any transaction), no automatic
     checkpoint on ``conn``; after it, one in the background if the log is long."""
-    wal = _log_path(store)
-    if wal is None:
+    database = sqlite_file(store.engine)
+    if database is None:
         yield
         return
+    page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
     conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
     conn.commit()
     try:
@@ -54,10 +46,8 @@ def checkpoint_after(conn: Connection, store: Store) -> Iterator[None]:
         conn.rollback()  # no-op after the cycle's own commit or rollback
         conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         conn.commit()
-        page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
-        conn.commit()
         try:
-            size = os.path.getsize(wal)
+            size = os.path.getsize(f"{database}-wal")
         except OSError:
             size = 0
         if size > AUTOCHECKPOINT_PAGES * page_size:

@@ -114,6 +114,15 @@ def _exp(value: float | None) -> float | None:
         return math.inf
 
 
+def sqlite_file(engine: Engine) -> str | None:
+    """The database file of a SQLite file store; None for any other store (PostgreSQL,
+    an in-memory SQLite)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return database
+
+
 def safe_url(url: str) -> str:
     """The URL with any password masked, for messages and logs."""
     try:
