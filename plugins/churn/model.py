@@ -13,6 +13,7 @@ customers' features is cheap and writes nothing but TEMP tables.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -119,18 +120,34 @@ def bulk_insert(
 ALL_BUYERS_KEY = "churn.all_buyers_triples"
 
 
-def remember_all_buyers(ctx: FeatureContext, triples: Sequence[tuple[int, int, int, int]]) -> None:
+@dataclass(frozen=True)
+class AllBuyers:
+    """The distinct statistics of every buyer as of the cycle's instant (the statistics
+    table holds them), and their scores under the fit ``params``."""
+
+    triples: list[tuple[int, int, int, int]]
+    params: bgnbd.BgNbdParams
+    scores: list[tuple[int, int, int, float]]
+
+
+def remember_all_buyers(
+    ctx: FeatureContext,
+    triples: Sequence[tuple[int, int, int, int]],
+    params: bgnbd.BgNbdParams,
+    scores: Sequence[tuple[int, int, int, float]],
+) -> None:
     """Note for this cycle's churn_model set that the statistics table holds every buyer
-    as of ``ctx.as_of``, with these distinct triples (the churn stage, after a fit)."""
-    ctx.cycle_state[ALL_BUYERS_KEY] = list(triples)
+    as of ``ctx.as_of``, with these distinct triples, scored under ``params`` (the
+    churn stage, after a fit)."""
+    ctx.cycle_state[ALL_BUYERS_KEY] = AllBuyers(list(triples), params, list(scores))
 
 
-def _all_buyers_triples(ctx: FeatureContext) -> list[tuple[int, int, int, int]] | None:
-    """The triples :func:`remember_all_buyers` left for a whole-base computation (taken:
-    the statistics table then already holds every buyer), else None."""
+def _all_buyers(ctx: FeatureContext) -> AllBuyers | None:
+    """What :func:`remember_all_buyers` left for a whole-base computation (taken: the
+    statistics table then already holds every buyer), else None."""
     if ctx.customer_ids is not None:
         return None
-    found: list[tuple[int, int, int, int]] | None = ctx.cycle_state.pop(ALL_BUYERS_KEY, None)
+    found: AllBuyers | None = ctx.cycle_state.pop(ALL_BUYERS_KEY, None)
     return found
 
 
@@ -165,12 +182,16 @@ def fill_scores(
     """
     scores = scores_table()
     recreate(conn, scores)
-    if triples is None:
-        triples = _all_buyers_triples(ctx)
+    remembered = _all_buyers(ctx) if triples is None else None
+    if remembered is not None:
+        triples = remembered.triples
     if triples is None:
         triples = distinct_triples(conn, fill_stats(conn, ctx))
     fit = fit_in_force(conn, ctx.as_of)
     if fit is None:
+        return
+    if remembered is not None and remembered.params == fit[0]:
+        bulk_insert(conn, scores, remembered.scores)  # scored when the stage checked the fit
         return
     bulk_insert(conn, scores, score(fit[0], triples))
 
@@ -204,7 +225,7 @@ class ChurnModelFeatures:
         ctx.cycle_state[FIT_KEY] = None if fit is None else fit[0]
         if _wants_expected(ctx):
             fill_scores(conn, ctx)
-        elif _all_buyers_triples(ctx) is None:  # else the stage's fit filled it for everyone
+        elif _all_buyers(ctx) is None:  # else the stage's fit filled it for everyone
             fill_stats(conn, ctx)
 
     def select(self, ctx: FeatureContext) -> Select[Any]:

@@ -22,7 +22,13 @@ from core.vocabulary import CycleStage, FeatureContext, StageContext
 from plugins.churn import bgnbd
 from plugins.churn.model import fit_in_force, remember_all_buyers, score
 from plugins.churn.settings import ChurnSettings, record_settings, settings_of
-from plugins.churn.stats import WEEK_DAYS, distinct_triples, fill_stats
+from plugins.churn.stats import (
+    WEEK_DAYS,
+    buyer_count,
+    distinct_triples,
+    fill_stats,
+    triples_with_sample,
+)
 from plugins.churn.tables import model_fits
 
 log = logging.getLogger(__name__)
@@ -37,10 +43,11 @@ def fit_due(conn: Connection, as_of: int, settings: ChurnSettings) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Fitted:
     """A stored fit, with the distinct statistics of every buyer it was fitted to (the
-    statistics table stays filled with them for this cycle)."""
+    statistics table stays filled with them for this cycle) and their scores."""
 
     result: bgnbd.FitResult
     triples: list[tuple[int, int, int, int]]
+    scores: list[tuple[int, int, int, float]]
 
 
 def fit_model(
@@ -49,7 +56,14 @@ def fit_model(
     """Fit BG/NBD to the buyers as of ``ctx.as_of`` (a fixed sample of ``fit_sample`` of
     them in a larger base) and store it; None when data is too thin."""
     stats = fill_stats(conn, ctx)
-    triples = distinct_triples(conn, stats)
+    buyers = buyer_count(conn, stats)
+    if settings.fit_sample and buyers > settings.fit_sample:
+        # Four parameters are pinned down long before a million buyers: fit to a fixed
+        # pseudo-random share of them (the same customers every time), score everyone.
+        # Both come from one GROUP BY; a sample too small to fit falls back to everyone.
+        triples, drawn = triples_with_sample(conn, stats, settings.fit_sample / buyers)
+    else:
+        triples = drawn = distinct_triples(conn, stats)
     repeaters = sum(n for x, _t, _a, n in triples if x > 0)
     if repeaters < settings.min_repeat_customers:
         log.info(
@@ -58,16 +72,11 @@ def fit_model(
             settings.min_repeat_customers,
         )
         return None
-    buyers = sum(n for *_, n in triples)
     sample = triples
-    if settings.fit_sample and buyers > settings.fit_sample:
-        # Four parameters are pinned down long before a million buyers: fit to a fixed
-        # pseudo-random share of them (the same customers every time), score everyone.
-        drawn = distinct_triples(conn, stats, settings.fit_sample / buyers)
-        drawn_repeaters = sum(n for x, _t, _a, n in drawn if x > 0)
-        if drawn_repeaters >= settings.min_repeat_customers:  # else too small to fit: everyone
-            sample = drawn
-            log.info("churn: fitting to %s of %s buyers", sum(n for *_, n in sample), buyers)
+    drawn_repeaters = sum(n for x, _t, _a, n in drawn if x > 0)
+    if drawn is not triples and drawn_repeaters >= settings.min_repeat_customers:
+        sample = drawn
+        log.info("churn: fitting to %s of %s buyers", sum(n for *_, n in sample), buyers)
     x, t_x, age, weights = (list(column) for column in zip(*sample, strict=True))
     previous = fit_in_force(conn, ctx.as_of)
     result = bgnbd.fit(
@@ -78,7 +87,12 @@ def fit_model(
         initial=previous[0] if previous else None,
     )
     values = result.params.as_tuple()
-    if not all(v > 0 and v < float("inf") for v in values) or not _scores_finite(result, triples):
+    # On thin data (the first days of a history) a fit can have usable-looking
+    # parameters and still give NaN expectations: every buyer must be scored.
+    scores = score(result.params, triples)
+    if not all(v > 0 and v < float("inf") for v in values) or not all(
+        math.isfinite(row[3]) for row in scores
+    ):
         log.warning(
             "churn: the BG/NBD fit as of %s did not give usable parameters %s (%s); "
             "the fit in force stays",
@@ -100,13 +114,7 @@ def fit_model(
             log_likelihood=result.log_likelihood,
         )
     )
-    return Fitted(result, triples)
-
-
-def _scores_finite(result: bgnbd.FitResult, triples: list[tuple[int, int, int, int]]) -> bool:
-    """Whether the fit scores every buyer: on thin data (the first days of a history) a
-    fit can have usable-looking parameters and still give NaN expectations."""
-    return all(math.isfinite(value) for row in score(result.params, triples) for value in row[3:])
+    return Fitted(result, triples, scores)
 
 
 def run_churn_stage(stage: StageContext) -> dict[str, int]:
@@ -120,7 +128,7 @@ def run_churn_stage(stage: StageContext) -> dict[str, int]:
     if fitted is not None:
         # The statistics table holds every buyer as of this instant: the churn_model
         # set scores these triples instead of aggregating the events a second time.
-        remember_all_buyers(ctx, fitted.triples)
+        remember_all_buyers(ctx, fitted.triples, fitted.result.params, fitted.scores)
     return {
         "fitted": int(fitted is not None),
         "fit_customers": fitted.result.customers if fitted is not None else 0,

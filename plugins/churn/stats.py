@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, Select, Table, func, insert, select
+from sqlalchemy import Column, Connection, Integer, Select, Table, case, func, insert, select
 
 from core.hashing import MODULUS, big, hash32_sql
 from core.kept_sets import kept_rows
@@ -123,6 +123,26 @@ def in_sample(customer_id: Any, share: float) -> Any:
     return hash32_sql(customer_id, SAMPLE_HASH) < big(int(share * MODULUS))
 
 
+def triples_with_sample(
+    conn: Connection, table: Table, share: float
+) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]]]:
+    """Each distinct (frequency, recency_days, age_days) with its number of customers,
+    over every buyer and over the fixed ``share`` given by :func:`in_sample`, in one
+    GROUP BY: the sample's count of a triple is summed beside its total."""
+    sampled = func.sum(case((in_sample(table.c.customer_id, share), 1), else_=0))
+    query = select(
+        table.c.frequency, table.c.recency_days, table.c.age_days, func.count(), sampled
+    ).group_by(table.c.frequency, table.c.recency_days, table.c.age_days)
+    rows = driver_rows(conn, query)
+    every = [(x, t, age, n) for x, t, age, n, _ in rows]
+    return every, [(x, t, age, int(m)) for x, t, age, _, m in rows if m]
+
+
+def buyer_count(conn: Connection, table: Table) -> int:
+    """How many buyers the statistics table holds."""
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
 def distinct_triples(
     conn: Connection, table: Table, share: float | None = None
 ) -> list[tuple[int, int, int, int]]:
@@ -141,9 +161,11 @@ def distinct_triples(
 __all__ = [
     "DAY",
     "WEEK_DAYS",
+    "buyer_count",
     "distinct_triples",
     "fill_stats",
     "in_sample",
     "stats_table",
+    "triples_with_sample",
     "utc_offset",
 ]
