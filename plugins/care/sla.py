@@ -52,7 +52,7 @@ from plugins.care.business_hours import (
     position_at,
 )
 from plugins.care.sla_model import LevelModel, SlaSection, TicketFilter
-from plugins.care.tickets import care_tickets, ticket_facts
+from plugins.care.tickets import care_tickets, fill_complaint_events, ticket_facts
 
 
 def work_table() -> Table:
@@ -129,7 +129,7 @@ def filter_sql(flt: TicketFilter, tickets: Any, features: Table) -> ColumnElemen
 def _fill_work(conn: Connection, as_of: int, customers: Any) -> int:
     work = work_table()
     recreate(conn, work)
-    facts = ticket_facts(as_of, customers).subquery("facts")
+    facts = ticket_facts(fill_complaint_events(conn, as_of, customers)).subquery("facts")
     stored = care_tickets
     trusted = and_(stored.c.customer_id.is_not(None), stored.c.updated_at <= as_of)
     same_episode = and_(trusted, stored.c.episode == facts.c.episode)

@@ -10,7 +10,7 @@ one ticket per customer, ref ``''``)::
 
 Severity, channel and topic are read from the first ``complaint_opened`` event
 (severity ``normal`` when absent). :func:`ticket_facts` is one GROUP BY over the
-complaint events as of an instant; the SLA stage (:mod:`plugins.care.sla`) adds the
+complaint events as of an instant (:func:`fill_complaint_events`); the SLA stage (:mod:`plugins.care.sla`) adds the
 deadlines and the escalation level and stores the result in :class:`CareTicket`.
 """
 
@@ -18,11 +18,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Select, and_, case, func, literal, select, true
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+)
 from sqlmodel import Field, SQLModel
 
 from core.aggregates import count_if, max_if, min_if
 from core.store.tables import Event, table_of
+from core.temp_tables import KEY_ORDERED, recreate, temp_table
 
 OPENED = "complaint_opened"
 RESPONDED = "complaint_responded"
@@ -69,39 +86,61 @@ def _payload(key: str) -> Any:
     return func.lower(ev.c.payload[key].as_string())
 
 
-def ticket_facts(as_of: int, customers: Any = None) -> Select[Any]:
-    """Every ticket's facts as of ``as_of``: one row per (customer_id, ref); only the
-    tickets of ``customers`` (a SELECT of ids) if given.
+def complaint_events_table() -> Table:
+    return temp_table(
+        "care_complaint_events",
+        Column("customer_id", Integer, primary_key=True),
+        Column("ref", String(128), primary_key=True),
+        Column("occurred_at", BigInteger, primary_key=True),
+        Column("id", BigInteger, primary_key=True),
+        Column("type", String(48), nullable=False),
+        Column("severity", String(32)),
+        Column("channel", String(32)),
+        Column("topic", String(64)),
+        **KEY_ORDERED,
+    )
+
+
+def fill_complaint_events(conn: Connection, as_of: int, customers: Any = None) -> Table:
+    """The complaint events as of ``as_of`` (of ``customers``, a SELECT of ids, if given)
+    in a TEMP table in ticket order: (customer, ref, instant, id).
+
+    They are a few in a hundred events. Their ids are found in an index first and the
+    rows then read in id order (``id IN (...)``): the order they lie in the table,
+    whatever order the index gave them in. Every reading of :func:`ticket_facts` then
+    goes through them in ticket order, without a sort of its own."""
+    table = complaint_events_table()
+    recreate(conn, table)
+    opened = ev.c.type == OPENED
+    # The filter on customers sits in here, where the events index serves each one.
+    theirs = true() if customers is None else ev.c.customer_id.in_(customers)
+    wanted = select(ev.c.id).where(
+        ev.c.occurred_at <= as_of, ev.c.type.in_(COMPLAINT_TYPES), theirs
+    )
+    rows = select(
+        ev.c.customer_id,
+        func.coalesce(ev.c.ref, literal("")).label("ref"),
+        ev.c.occurred_at,
+        ev.c.id,
+        ev.c.type,
+        case((opened, func.coalesce(_payload("severity"), literal(DEFAULT_SEVERITY)))).label(
+            "severity"
+        ),
+        case((opened, _payload("channel"))).label("channel"),
+        case((opened, _payload("topic"))).label("topic"),
+    ).where(ev.c.id.in_(wanted))
+    conn.execute(insert(table).from_select([c.name for c in rows.selected_columns], rows))
+    return table
+
+
+def ticket_facts(complaints: Table) -> Select[Any]:
+    """Every ticket's facts from its complaint events (:func:`fill_complaint_events`):
+    one row per (customer_id, ref).
 
     Columns: customer_id, ref, severity, channel, topic, opened_at, episode,
     episode_started_at, first_response_at, responded_at, resolved_at, last_event_at.
     Tickets without a ``complaint_opened`` event are left out.
-
-    The complaint events are read once (a common table expression, which both SQLite
-    and PostgreSQL compute once when it is used more than once): they are a few in a
-    hundred events, and each of the three readings below scanned every event's index
-    entry to find them.
     """
-    opened = ev.c.type == OPENED
-    # The filter on customers sits in here, where the events index serves each one:
-    # SQLite does not push a filter on the outer query into a grouped or windowed one.
-    theirs = true() if customers is None else ev.c.customer_id.in_(customers)
-    complaints = (
-        select(
-            ev.c.id,
-            ev.c.customer_id,
-            func.coalesce(ev.c.ref, literal("")).label("ref"),
-            ev.c.type,
-            ev.c.occurred_at,
-            case((opened, func.coalesce(_payload("severity"), literal(DEFAULT_SEVERITY)))).label(
-                "severity"
-            ),
-            case((opened, _payload("channel"))).label("channel"),
-            case((opened, _payload("topic"))).label("topic"),
-        )
-        .where(ev.c.occurred_at <= as_of, ev.c.type.in_(COMPLAINT_TYPES), theirs)
-        .cte("complaint_events")
-    )
     c = complaints.c
     opens = c.type.in_([OPENED, REOPENED])
     starts = (
@@ -175,4 +214,11 @@ def ticket_facts(as_of: int, customers: Any = None) -> Select[Any]:
     )
 
 
-__all__ = ["COMPLAINT_TYPES", "CareTicket", "care_tickets", "ticket_facts"]
+__all__ = [
+    "COMPLAINT_TYPES",
+    "CareTicket",
+    "care_tickets",
+    "complaint_events_table",
+    "fill_complaint_events",
+    "ticket_facts",
+]
