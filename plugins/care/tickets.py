@@ -10,8 +10,9 @@ one ticket per customer, ref ``''``)::
 
 Severity, channel and topic are read from the first ``complaint_opened`` event
 (severity ``normal`` when absent). :func:`ticket_facts` is one GROUP BY over the
-complaint events as of an instant (:func:`fill_complaint_events`); the SLA stage (:mod:`plugins.care.sla`) adds the
-deadlines and the escalation level and stores the result in :class:`CareTicket`.
+complaint events as of an instant (:func:`fill_complaint_events`); the SLA stage
+(:mod:`plugins.care.sla`) adds the deadlines and the escalation level and stores the
+result in :class:`CareTicket`.
 """
 
 from __future__ import annotations
