@@ -53,12 +53,15 @@ def _rows(path: Path) -> Iterator[list[str]]:
 def _merge(runs: list[Path], header: list[str], at: int, target: Path) -> int:
     count = 0
     merged = heapq.merge(*(_rows(run) for run in runs), key=lambda row: _instant(row[at]))
-    with target.open("w", newline="", encoding="utf-8") as out:
+    # Renamed when complete: the benchmark reuses the target when it exists.
+    partial = target.with_name(target.name + ".partial")
+    with partial.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(header)
         for row in merged:
             writer.writerow(row)
             count += 1
+    partial.replace(target)
     return count
 
 

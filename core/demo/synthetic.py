@@ -916,17 +916,23 @@ class SyntheticFiles:
 def write_synthetic_files(
     directory: Path, *, customers: int, seed: int, as_of: dt.datetime, intensity: float = 1.0
 ) -> SyntheticFiles:
-    """Write ``customers.csv`` and ``events.csv`` into ``directory``, streaming."""
+    """Write ``customers.csv`` and ``events.csv`` into ``directory``, streaming.
+
+    Each file is written under a ``.partial`` name and renamed when both are complete
+    (``events.csv`` last): an interrupted run leaves no file a later run would take for
+    a finished one (the benchmark reuses ``events.csv`` when it exists)."""
     directory.mkdir(parents=True, exist_ok=True)
     customers_path = directory / "customers.csv"
     events_path = directory / "events.csv"
+    customers_partial = directory / "customers.csv.partial"
+    events_partial = directory / "events.csv.partial"
     people_rng, history_rng = random_streams(seed)
     now = epoch_seconds(as_of)
     refs = Refs()
     written = 0
     with (
-        customers_path.open("w", encoding="utf-8", newline="") as customers_file,
-        events_path.open("w", encoding="utf-8", newline="") as events_file,
+        customers_partial.open("w", encoding="utf-8", newline="") as customers_file,
+        events_partial.open("w", encoding="utf-8", newline="") as events_file,
     ):
         customer_writer = csv.writer(customers_file, lineterminator="\n")
         event_writer = csv.writer(events_file, lineterminator="\n")
@@ -939,6 +945,8 @@ def write_synthetic_files(
             )
             event_writer.writerows(rows)
             written += len(rows)
+    customers_partial.replace(customers_path)
+    events_partial.replace(events_path)
     return SyntheticFiles(customers_path, events_path, customers, written)
 
 

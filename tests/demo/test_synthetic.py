@@ -204,6 +204,35 @@ def test_as_of_must_carry_a_time_zone(tmp_path: Path) -> None:
         write_demo_files(tmp_path, customers=5, as_of=dt.datetime(2026, 1, 1))
 
 
+def test_an_interrupted_run_leaves_no_file_that_looks_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The benchmark reuses events.csv when it exists: a run stopped halfway (a killed
+    process, a full disk) must not leave a truncated one under that name."""
+    from core.demo import synthetic
+
+    written = 0
+    real_event_rows = synthetic.event_rows
+
+    def stop_on_the_tenth(*args: object, **kwargs: object) -> object:
+        nonlocal written
+        written += 1
+        if written == 10:
+            raise KeyboardInterrupt
+        return real_event_rows(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(synthetic, "event_rows", stop_on_the_tenth)
+    with pytest.raises(KeyboardInterrupt):
+        write_demo_files(tmp_path, customers=50, as_of=AS_OF)
+    assert not (tmp_path / "customers.csv").exists()
+    assert not (tmp_path / "events.csv").exists()
+
+    monkeypatch.setattr(synthetic, "event_rows", real_event_rows)
+    customers_csv, events_csv = write_demo_files(tmp_path, customers=50, as_of=AS_OF)
+    assert len(read(customers_csv)[1]) == 50 and read(events_csv)[1]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["customers.csv", "events.csv"]
+
+
 def test_the_demo_files_import_without_a_rejected_row(
     demo_files: tuple[Path, Path], sqlite_store: Store, settings: Settings
 ) -> None:
