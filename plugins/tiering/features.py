@@ -79,9 +79,12 @@ def latest_states(as_of: int) -> Any:
     return select(tier_states).where(tier_states.c.valid_from == latest).subquery("tier_now")
 
 
-def tier_state_select(as_of: int, priority_tiers: Sequence[str]) -> Select[Any]:
-    """The tier features of every customer with a stored tier, as of ``as_of``."""
-    state = latest_states(as_of)
+def tier_state_select(as_of: int, priority_tiers: Sequence[str], state: Any = None) -> Select[Any]:
+    """The tier features of every customer with a stored tier, as of ``as_of``: from
+    ``state`` (a subquery of ``tier_states`` rows, one per customer, each the row in
+    force at ``as_of``) if given, else from :func:`latest_states`."""
+    if state is None:
+        state = latest_states(as_of)
     recent = and_(
         state.c.change.in_(CHANGES), state.c.tier_since > as_of - RECENT_CHANGE_DAYS * DAY
     )

@@ -231,8 +231,22 @@ def run_tiering(stage: StageContext) -> dict[str, int]:
     write_events(conn, d, as_of)
     # Only customers with a decision have a new state: everyone else's tier columns,
     # computed with the features as of this instant, are already what they would be.
-    query = tier_state_select(as_of, settings.priority_tiers)
-    query = query.where(query.selected_columns.customer_id.in_(select(d.c.customer_id)))
+    # Theirs is the row valid from this instant (just written, or written by an earlier
+    # run at this instant): the row in force now, found by key, not by a search of
+    # every customer's history for their latest.
+    written = (
+        select(tier_states)
+        .select_from(
+            d.join(
+                tier_states,
+                and_(
+                    tier_states.c.customer_id == d.c.customer_id, tier_states.c.valid_from == as_of
+                ),
+            )
+        )
+        .subquery("tier_written")
+    )
+    query = tier_state_select(as_of, settings.priority_tiers, written)
     refresh_columns(
         conn,
         features,
