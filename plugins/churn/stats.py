@@ -143,16 +143,12 @@ def buyer_count(conn: Connection, table: Table) -> int:
     return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def distinct_triples(
-    conn: Connection, table: Table, share: float | None = None
-) -> list[tuple[int, int, int, int]]:
-    """Each distinct (frequency, recency_days, age_days) with the number of customers,
-    over every buyer or over the fixed ``share`` of them given by :func:`in_sample`."""
+def distinct_triples(conn: Connection, table: Table) -> list[tuple[int, int, int, int]]:
+    """Each distinct (frequency, recency_days, age_days) with the number of customers
+    (a sample beside: :func:`triples_with_sample`)."""
     query = select(
         table.c.frequency, table.c.recency_days, table.c.age_days, func.count()
     ).group_by(table.c.frequency, table.c.recency_days, table.c.age_days)
-    if share is not None:
-        query = query.where(in_sample(table.c.customer_id, share))
     # Integer columns and count(*) come back as ints from both drivers: plain tuples
     # straight from the driver, no result rows (a large base has many triples).
     return driver_rows(conn, query)
