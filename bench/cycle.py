@@ -314,6 +314,16 @@ def main(argv: list[str] | None = None) -> int:
             f"  {report_c.inserted:,} customers at {report_c.inserted / sec_c:,.0f}/s; "
             f"{report_e.inserted:,} events at {report_e.inserted / sec_e:,.0f}/s"
         )
+        # Files cached by an earlier run are reused: say so when they do not hold what
+        # was asked for (a run interrupted before the writes were made atomic).
+        short = (
+            f"  warning: {data} holds {report_c.inserted:,} customers, not "
+            f"{args.customers:,}; delete it to generate the data again"
+            if report_c.inserted != args.customers
+            else ""
+        )
+        if short:
+            print(short)
 
         as_of = int(BENCH_AS_OF.timestamp())
         print("cycle 1 (cold: features + every shipped rule + ledger writes)")
@@ -362,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         app.close()
 
     print("\nsummary")
+    print(f"  store: {report_c.inserted:,} customers, {report_e.inserted:,} events")
+    if short:
+        print(short)
     print(
         f"  import: {report_e.inserted / sec_e:,.0f} events/s, {report_c.inserted / sec_c:,.0f} customers/s"
     )
