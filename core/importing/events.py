@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from core.canonical_json import canonical_json
 from core.config import Settings
 from core.errors import UserError
 from core.importing.cdnow import CdnowReader
@@ -47,7 +48,6 @@ from core.importing.readers import (
     CsvReader,
     JsonlReader,
     Row,
-    canonical_json,
     detect_format,
     instant,
     integer,

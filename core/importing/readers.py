@@ -328,11 +328,5 @@ def json_object(value: Any, name: str) -> dict[str, Any] | None:
     return value
 
 
-def canonical_json(value: dict[str, Any] | None) -> str:
-    if value is None:
-        return ""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def _clip(raw: str, width: int = 40) -> str:
     return raw if len(raw) <= width else raw[: width - 1] + "…"

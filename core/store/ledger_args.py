@@ -12,7 +12,6 @@ before schema version 5 have all their arguments as their own.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,15 +19,11 @@ from sqlalchemy import JSON, Connection, FromClause, String, cast, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.canonical_json import canonical_json
 from core.store.tables import ActionArgs, LedgerEntry, table_of
 
 action_args = table_of(ActionArgs)
 ledger = table_of(LedgerEntry)
-
-
-def canonical(args: Mapping[str, Any]) -> str:
-    """The JSON text two equal argument mappings share, whatever their key order."""
-    return json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def intern_args(conn: Connection, args: Mapping[str, Any]) -> int:
@@ -36,7 +31,7 @@ def intern_args(conn: Connection, args: Mapping[str, Any]) -> int:
 
     Safe against another writer interning the same arguments at the same time: the
     digest is UNIQUE and the insert does nothing on a conflict."""
-    digest = hashlib.sha256(canonical(args).encode()).hexdigest()
+    digest = hashlib.sha256(canonical_json(args).encode()).hexdigest()
     find = select(action_args.c.id).where(action_args.c.digest == digest)
     found = conn.execute(find).scalar_one_or_none()
     if found is not None:
@@ -99,7 +94,6 @@ __all__ = [
     "action_args",
     "args_columns",
     "argument",
-    "canonical",
     "intern_args",
     "ledger_with_args",
     "merged",
