@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, or_, select, update
 
 from core.guards.blast_radius import unheld
 from core.store import LedgerEntry, LedgerStatus, Store
-from core.store.ledger_args import with_shared_args
+from core.store.ledger_args import ledger_rows
 from core.store.tables import table_of
 
 SEND_ACTION = "send"
@@ -52,7 +52,7 @@ def claim(store: Store, now: int, size: int, lease_seconds: int) -> list[dict[st
         .returning(*ledger.c)
     )
     with store.begin() as conn:
-        rows = with_shared_args(conn, (dict(row) for row in conn.execute(statement).mappings()))
+        rows = ledger_rows(conn, statement)
     return sorted(rows, key=lambda r: (r["priority"], r["id"]))
 
 

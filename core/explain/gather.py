@@ -21,7 +21,7 @@ from core.journeys.tables import enrollments
 from core.registry import Registry
 from core.rules import RuleDef, RuleSet
 from core.store import Customer, Store
-from core.store.ledger_args import with_shared_args
+from core.store.ledger_args import ledger_rows
 from core.store.tables import LedgerEntry, RuleRun, table_of
 from core.suggest import did_you_mean
 from core.timeparse import show_instant
@@ -119,7 +119,7 @@ def _ledger_rows(conn: Connection, customer_id: int, as_of: int) -> list[LedgerR
         .where(ledger.c.customer_id == customer_id, ledger.c.created_at <= as_of)
         .order_by(ledger.c.created_at.desc(), ledger.c.id)
     )
-    rows = with_shared_args(conn, (dict(row) for row in conn.execute(query).mappings()))
+    rows = ledger_rows(conn, query)
     return [
         LedgerRow(
             id=row["id"],

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, FromClause, String, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.canonical_json import canonical_json
@@ -75,6 +76,12 @@ def with_shared_args(conn: Connection, rows: Iterable[dict[str, Any]]) -> list[d
     return rows
 
 
+def ledger_rows(conn: Connection, query: Executable) -> list[dict[str, Any]]:
+    """The rows of ``query`` (a SELECT or ``RETURNING`` of ledger columns including
+    ``args`` and ``args_id``) as dicts, each with its whole arguments."""
+    return with_shared_args(conn, (dict(row) for row in conn.execute(query).mappings()))
+
+
 def ledger_with_args() -> tuple[FromClause, FromClause]:
     """``ledger`` LEFT JOIN ``action_args`` (aliased ``shared_args``), and the alias:
     for SQL that reads an argument of many rows (:func:`argument`)."""
@@ -95,6 +102,7 @@ __all__ = [
     "args_columns",
     "argument",
     "intern_args",
+    "ledger_rows",
     "ledger_with_args",
     "merged",
     "with_shared_args",

@@ -16,7 +16,7 @@ from core.cycle import CycleSummary, run_cycle
 from core.journeys.tables import enrollments, step_runs
 from core.plugins import make_plugin_manager
 from core.store import LedgerEntry, Store
-from core.store.ledger_args import with_shared_args
+from core.store.ledger_args import ledger_rows
 from core.store.tables import table_of
 from tests.cycle.conftest import at, write_rules, write_template
 
@@ -70,8 +70,7 @@ def journey_state(store: Store) -> list[dict[str, Any]]:
 def messages(store: Store) -> list[tuple[str, int, int, str]]:
     """(rule id, customer id, step index, template) of every ledger row."""
     with store.begin() as conn:
-        found = conn.execute(select(ledger)).mappings()
-        rows = with_shared_args(conn, (dict(r) for r in found))
+        rows = ledger_rows(conn, select(ledger))
     return sorted(
         (r["rule_id"], r["customer_id"], r["action_index"], r["args"]["template"]) for r in rows
     )

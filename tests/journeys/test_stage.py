@@ -14,7 +14,7 @@ from core.journeys.holdout import holdout_bucket
 from core.journeys.tables import enrollments
 from core.plugins import make_plugin_manager
 from core.store import LedgerEntry, Store
-from core.store.ledger_args import with_shared_args
+from core.store.ledger_args import ledger_rows
 from core.store.tables import table_of
 from core.vocabulary import CycleStage, StageContext
 from tests.cycle.conftest import add_customer, add_event, at
@@ -70,8 +70,7 @@ def test_steps_wait_across_restarts_and_the_journey_completes(
         at("2026-03-15T01:00:00"),
     )
     with store.begin() as conn:
-        found = conn.execute(select(ledger).where(ledger.c.action_index == 2)).mappings().one()
-        (row,) = with_shared_args(conn, [dict(found)])
+        (row,) = ledger_rows(conn, select(ledger).where(ledger.c.action_index == 2))
     assert (row["idempotency_key"], row["category"], row["priority"], row["status"]) == (
         f"journey:wb/{state['id']}/2",
         "marketing",

@@ -18,7 +18,7 @@ from core.cycle import CycleSummary, run_cycle
 from core.plugins import make_plugin_manager
 from core.rules import RuleSet
 from core.store import LedgerEntry, Store
-from core.store.ledger_args import with_shared_args
+from core.store.ledger_args import ledger_rows
 from core.store.tables import table_of
 from plugins.care.tickets import care_tickets
 from tests.cycle.conftest import add_event, at, write_template
@@ -92,10 +92,10 @@ class Care:
     def escalations(self) -> list[tuple[int, str, str]]:
         """(customer_id, period, template) of escalation rows, in the order they were written."""
         with self.store.begin() as conn:
-            found = conn.execute(
-                select(ledger).where(ledger.c.rule_id == "sla-escalation").order_by(ledger.c.id)
-            ).mappings()
-            rows = with_shared_args(conn, (dict(r) for r in found))
+            rows = ledger_rows(
+                conn,
+                select(ledger).where(ledger.c.rule_id == "sla-escalation").order_by(ledger.c.id),
+            )
         return [(r["customer_id"], r["period"], r["args"]["template"]) for r in rows]
 
     def fired(self, rule_id: str) -> list[tuple[int, str]]:

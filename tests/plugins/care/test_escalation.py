@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.store import Store
-from core.store.ledger_args import with_shared_args
+from core.store.ledger_args import ledger_rows
 from tests.cycle.conftest import add_customer, add_event, at
 from tests.plugins.care.conftest import Care, ledger, ticket_event, write_section
 
@@ -96,12 +96,7 @@ def test_ledger_rows_are_service_sends_to_the_levels_recipient(store: Store, hel
     ticket_event(store, customer, "opened", f"{DAY}00:00:00", ref="A-17")
     helper.cycle(f"{DAY}10:30:00")
     with store.begin() as conn:
-        found = (
-            conn.execute(select(ledger).where(ledger.c.rule_id == "sla-escalation"))
-            .mappings()
-            .one()
-        )
-        (row,) = with_shared_args(conn, [dict(found)])
+        (row,) = ledger_rows(conn, select(ledger).where(ledger.c.rule_id == "sla-escalation"))
     assert row["idempotency_key"] == f"sla-escalation/{customer}/A-17/0/L2"
     assert (row["action"], row["category"], row["status"], row["priority"]) == (
         "send",

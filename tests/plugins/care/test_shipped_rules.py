@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core.app import build_app
 from core.config import Settings, StaffMember
 from core.store import Store
-from core.store.ledger_args import with_shared_args
+from core.store.ledger_args import ledger_rows
 from tests.cycle.conftest import add_customer, add_event, at
 from tests.plugins.care.conftest import Care, care_plugins, ledger, ticket_event
 
@@ -108,8 +108,7 @@ def test_a_low_score_opens_a_corrective_task_for_the_owner(
     care.cycle("2026-11-23T01:00:00")
     care.cycle("2026-11-23T02:00:00")
     with store.begin() as conn:
-        found = conn.execute(select(ledger).order_by(ledger.c.id)).mappings()
-        rows = with_shared_args(conn, (dict(row) for row in found))
+        rows = ledger_rows(conn, select(ledger).order_by(ledger.c.id))
     assert [(r["rule_id"], r["customer_id"]) for r in rows] == [
         ("low-score-corrective-task", unhappy),
         ("low-score-recovery", unhappy),
