@@ -316,14 +316,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         # Files cached by an earlier run are reused: say so when they do not hold what
         # was asked for (a run interrupted before the writes were made atomic).
-        short = (
+        size_warning = (
             f"  warning: {data} holds {report_c.inserted:,} customers, not "
             f"{args.customers:,}; delete it to generate the data again"
             if report_c.inserted != args.customers
             else ""
         )
-        if short:
-            print(short)
+        if size_warning:
+            print(size_warning)
 
         as_of = int(BENCH_AS_OF.timestamp())
         print("cycle 1 (cold: features + every shipped rule + ledger writes)")
@@ -373,8 +373,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\nsummary")
     print(f"  store: {report_c.inserted:,} customers, {report_e.inserted:,} events")
-    if short:
-        print(short)
+    if size_warning:
+        print(size_warning)
     print(
         f"  import: {report_e.inserted / sec_e:,.0f} events/s, {report_c.inserted / sec_c:,.0f} customers/s"
     )

@@ -73,8 +73,9 @@ def fit_model(
         )
         return None
     sample = triples
-    drawn_repeaters = sum(n for x, _t, _a, n in drawn if x > 0)
-    if drawn is not triples and drawn_repeaters >= settings.min_repeat_customers:
+    if drawn is not triples and (
+        sum(n for x, _t, _a, n in drawn if x > 0) >= settings.min_repeat_customers
+    ):
         sample = drawn
         log.info("churn: fitting to %s of %s buyers", sum(n for *_, n in sample), buyers)
     x, t_x, age, weights = (list(column) for column in zip(*sample, strict=True))
