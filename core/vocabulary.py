@@ -122,8 +122,9 @@ class FeatureSet(Protocol):
 
     A set may read features of other sets: it lists them in an optional attribute
     ``needs`` (a sequence of feature names). Such a set is computed in a later stage,
-    and ``ctx.features`` is then the feature table with every earlier stage filled in
-    (select from it like any table). Cycles between sets are a start-up error.
+    and ``ctx.features`` is then a table (select from it like any) with a row per
+    customer and a column for each feature in ``needs``; it may hold other features
+    too, but only those listed are promised. Cycles between sets are a start-up error.
 
     A set whose ``prepare`` leaves nothing behind that other code reads (it does
     nothing, or fills TEMP tables only its own SELECT reads: both run on the same
