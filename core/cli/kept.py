@@ -14,7 +14,8 @@ from core.suggest import did_you_mean
 
 @click.group()
 def kept() -> None:
-    """What cycles keep between runs (feature sets over events, the SLA refresh).
+    """What cycles keep between runs (feature sets over events, the SLA refresh,
+    each customer's current tier).
 
     A cycle recomputes only the customers whose kept rows changed. Events are
     append-only; after events were edited or deleted by hand, run

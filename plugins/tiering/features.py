@@ -1,8 +1,9 @@
 """The stored tier status as features, as of any instant.
 
-Read from ``tier_states`` (the latest row at or before the instant), so the cycle, a
-delivery re-rendering a firing and ``explain`` all see the same values. In a cycle the
-tiering stage updates these columns after it decided this cycle's changes.
+Read from ``tier_states`` (the latest row at or before the instant, found by key in
+``tier_current`` where that copy answers: :mod:`plugins.tiering.current`), so the
+cycle, a delivery re-rendering a firing and ``explain`` all see the same values. In a
+cycle the tiering stage updates these columns after it decided this cycle's changes.
 
 ``tier_change``, ``tier_changed_to`` and ``tier_changed_from`` describe a change of the
 last RECENT_CHANGE_DAYS days only (null otherwise, and for a customer's first tier), so
@@ -14,17 +15,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, func, literal, select
+from sqlalchemy import Connection, Select, and_, case, literal, select
 
 from core.builtin.features import days_between
+from core.kept_sets import may_keep
 from core.vocabulary import Feature, FeatureContext, FeatureType
+from plugins.tiering.current import latest_states, states_in_force
 from plugins.tiering.in_force import FeatureSettings, settings_in_force
-from plugins.tiering.tables import tier_states
 
 DAY = 86400
 RECENT_CHANGE_DAYS = 7
 CHANGES = ("upgrade", "downgrade", "reassigned")
 N, S, B = FeatureType.NUMBER, FeatureType.STRING, FeatureType.BOOLEAN
+STATE_KEY = "tiering.states_in_force"  # in FeatureContext.cycle_state
 
 TIER_FEATURES: Sequence[Feature] = (
     Feature(
@@ -68,17 +71,6 @@ TIER_FEATURES: Sequence[Feature] = (
 )
 
 
-def latest_states(as_of: int) -> Any:
-    """Each customer's ``tier_states`` row in force at ``as_of`` (a subquery)."""
-    earlier = tier_states.alias("earlier")
-    latest = (
-        select(func.max(earlier.c.valid_from))
-        .where(earlier.c.customer_id == tier_states.c.customer_id, earlier.c.valid_from <= as_of)
-        .scalar_subquery()
-    )
-    return select(tier_states).where(tier_states.c.valid_from == latest).subquery("tier_now")
-
-
 def tier_state_select(as_of: int, priority_tiers: Sequence[str], state: Any = None) -> Select[Any]:
     """The tier features of every customer with a stored tier, as of ``as_of``: from
     ``state`` (a subquery of ``tier_states`` rows, one per customer, each the row in
@@ -115,10 +107,17 @@ class TierStateFeatures:
         if len(self._settings) > 64:
             self._settings.clear()
         self._settings[ctx.as_of] = settings_in_force(conn, ctx.as_of)
+        # Where this computation reads each customer's status: decided on its own
+        # connection (the copy may be missing in another's view), kept for ``select``.
+        ctx.cycle_state[f"{STATE_KEY}@{ctx.as_of}"] = states_in_force(
+            conn, ctx.as_of, may_write=may_keep(ctx)
+        )
 
     def select(self, ctx: FeatureContext) -> Select[Any]:
         settings = self._settings.get(ctx.as_of) or FeatureSettings()
-        return tier_state_select(ctx.as_of, settings.priority_tiers)
+        return tier_state_select(
+            ctx.as_of, settings.priority_tiers, ctx.cycle_state.get(f"{STATE_KEY}@{ctx.as_of}")
+        )
 
 
 __all__ = [
@@ -126,6 +125,5 @@ __all__ = [
     "RECENT_CHANGE_DAYS",
     "TIER_FEATURES",
     "TierStateFeatures",
-    "latest_states",
     "tier_state_select",
 ]

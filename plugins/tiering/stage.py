@@ -6,7 +6,8 @@ After the features are materialized and before the rules run:
    columns of this cycle's feature table with them);
 2. the **candidate** tier of every customer is the first tier of the list whose
    condition holds (one ``CASE`` over the feature table);
-3. against the stored status (``tier_states`` as of the cycle) each customer gets an
+3. against the stored status (``tier_states`` as of the cycle, read from its copy
+   ``tier_current``: :mod:`plugins.tiering.current`) each customer gets an
    **action**: ``initial`` (first tier), ``upgrade`` (a better candidate: at once),
    ``downgrade`` (a worse candidate whose grace period has run out, or a tier with no
    grace), ``pending`` (a worse candidate: the grace period starts now), ``retarget``
@@ -14,9 +15,10 @@ After the features are materialized and before the rules run:
    pending downgrade is dropped), ``reassigned`` (the stored tier is no longer in the
    list) or ``same``;
 4. every action but ``same`` appends a ``tier_states`` row valid from the cycle's
-   instant, and every change of tier appends a ``tier_changed`` event
-   (``ref`` = the new tier, ``payload`` = ``{from, to, change}``, ``source_key`` =
-   ``tier_changed/<as_of>/<customer id>``, so a repeated cycle adds nothing);
+   instant (and copies it into ``tier_current``), and every change of tier appends a
+   ``tier_changed`` event (``ref`` = the new tier, ``payload`` = ``{from, to, change}``,
+   ``source_key`` = ``tier_changed/<as_of>/<customer id>``, so a repeated cycle adds
+   nothing);
 5. the tier columns of the feature table are refreshed from the stored status, with the
    same SQL the tier features use anywhere else.
 
@@ -53,7 +55,8 @@ from core.feature_sql import feature_columns
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import CycleStage, Feature, StageContext
-from plugins.tiering.features import TIER_FEATURES, latest_states, tier_state_select
+from plugins.tiering.current import keep_current, states_in_force
+from plugins.tiering.features import TIER_FEATURES, tier_state_select
 from plugins.tiering.in_force import FeatureSettings, record_settings
 from plugins.tiering.sql import integer, upsert
 from plugins.tiering.tables import tier_states
@@ -98,7 +101,7 @@ def decide(conn: Connection, features: Table, section: TiersSection, as_of: int)
         *[(sql, literal(levels[i].name)) for sql, i in matches], else_=literal(levels[last].name)
     )
     candidate_rank = case(*[(sql, integer(i)) for sql, i in matches], else_=integer(last))
-    state = latest_states(as_of)
+    state = states_in_force(conn, as_of, may_write=True)
     ranks = [(level.name, i) for i, level in enumerate(levels)]
     graces = [(level.name, section.grace_seconds(level)) for level in levels]
     inner = (
@@ -228,6 +231,7 @@ def run_tiering(stage: StageContext) -> dict[str, int]:
     settings = FeatureSettings.of(section)
     d = decide(conn, features, section, as_of)
     write_states(conn, d, as_of, stage.cycle_id)
+    keep_current(conn, d, as_of)
     write_events(conn, d, as_of)
     # Only customers with a decision have a new state: everyone else's tier columns,
     # computed with the features as of this instant, are already what they would be.

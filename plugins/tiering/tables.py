@@ -4,6 +4,8 @@ All of it is history keyed by an instant, so features computed as of any instant
 cycle, a delivery re-rendering a firing, a backtest, ``explain``) read what was true then:
 
 ``tier_states``       one row per change of a customer's tier status (tier, pending downgrade)
+``tier_current``      each customer's latest ``tier_states`` row, kept beside the history
+                      (:mod:`plugins.tiering.current`)
 ``tiering_settings``  the feature-relevant part of the ``tiers:`` section, when it changed
 ``loyalty_points``    points granted (+) and written off as expired (−), one row per firing
 ``loyalty_coupons``   coupons issued, one per firing, each with a unique code
@@ -35,6 +37,23 @@ class TierState(SQLModel, table=True):
 
     customer_id: int = Field(foreign_key="customers.id", primary_key=True)
     valid_from: int = Field(sa_type=BigInteger, primary_key=True)
+    tier: str = Field(max_length=64)
+    tier_since: int = Field(sa_type=BigInteger)
+    previous_tier: str | None = Field(default=None, max_length=64)
+    change: str = Field(max_length=16)
+    downgrade_to: str | None = Field(default=None, max_length=64)
+    downgrade_at: int | None = Field(default=None, sa_type=BigInteger)
+    cycle_id: int | None = None
+
+
+class TierCurrent(SQLModel, table=True):
+    """A customer's latest ``tier_states`` row, copied: the status in force at any
+    instant from the latest row's on, read by key instead of found in the history."""
+
+    __tablename__ = "tier_current"
+
+    customer_id: int = Field(foreign_key="customers.id", primary_key=True)
+    valid_from: int = Field(sa_type=BigInteger)
     tier: str = Field(max_length=64)
     tier_since: int = Field(sa_type=BigInteger)
     previous_tier: str | None = Field(default=None, max_length=64)
@@ -104,6 +123,7 @@ class LoyaltyCredit(SQLModel, table=True):
 
 
 tier_states = table_of(TierState)
+tier_current = table_of(TierCurrent)
 settings_records = table_of(TieringSettingsRecord)
 points = table_of(LoyaltyPoints)
 coupons = table_of(LoyaltyCoupon)
@@ -113,11 +133,13 @@ __all__ = [
     "LoyaltyCoupon",
     "LoyaltyCredit",
     "LoyaltyPoints",
+    "TierCurrent",
     "TierState",
     "TieringSettingsRecord",
     "coupons",
     "credits",
     "points",
     "settings_records",
+    "tier_current",
     "tier_states",
 ]

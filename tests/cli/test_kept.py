@@ -20,6 +20,7 @@ KEPT_AFTER_A_CYCLE = {
     "purchases",
     "rfm_values",
     "service",
+    "tier_current",
 }
 
 
