@@ -57,6 +57,7 @@ from sqlalchemy import (
 )
 
 from core.aggregates import count_if, max_if, sum_if
+from core.feature_sql import evaluated_once
 from core.kept_sets import kept_rows, may_keep
 from core.store.rows import driver_rows
 from core.store.tables import Event, table_of
@@ -208,9 +209,14 @@ def score_from_cuts(
     return total
 
 
-def rfm_select(as_of: int, rfm: RfmSettings, cuts: Cuts, values_from: Any = None) -> Select[Any]:
+def rfm_select(
+    as_of: int, rfm: RfmSettings, cuts: Cuts, values_from: Any = None, *, whole_base: bool = False
+) -> Select[Any]:
     """Scores and segment of every customer with purchase or refund events up to ``as_of``
-    (their raw values from ``values_from`` when filled by :func:`fill_values`)."""
+    (their raw values from ``values_from`` when filled by :func:`fill_values`).
+    ``whole_base``: no filter on the customers will follow, so each score is computed
+    once per row (:func:`core.feature_sql.evaluated_once`, which such a filter could not
+    pass)."""
     values: Any = (
         values_from if values_from is not None else values_select(as_of, rfm).subquery("rfm_values")
     )
@@ -219,14 +225,16 @@ def rfm_select(as_of: int, rfm: RfmSettings, cuts: Cuts, values_from: Any = None
     def score(dim: str) -> Any:
         return case((is_active, score_from_cuts(values.c[dim], values.c.customer_id, cuts[dim])))
 
-    scores = select(
+    scores_query = select(
         values.c.customer_id,
         values.c.active,
         values.c.purchases_ever,
         score("recency").label("r"),
         score("frequency").label("f"),
         score("monetary").label("m"),
-    ).subquery("rfm_scores")
+    )
+    # Each score is read three times below (its column, the sum, the segment).
+    scores = (evaluated_once(scores_query) if whole_base else scores_query).subquery("rfm_scores")
     one, two, ten = integer(1), integer(2), integer(10)
     fm = int_div(scores.c.f + scores.c.m + one, two)
     grid = {r * 10 + c + 1: name for r, row in SEGMENT_GRID.items() for c, name in enumerate(row)}
@@ -346,7 +354,7 @@ class RfmFeatures:
 
     def select(self, ctx: FeatureContext) -> Select[Any]:
         rfm, cuts, filled = self._prepared[ctx.as_of]
-        return rfm_select(ctx.as_of, rfm, cuts, filled)
+        return rfm_select(ctx.as_of, rfm, cuts, filled, whole_base=ctx.customer_ids is None)
 
 
 __all__ = [

@@ -18,11 +18,13 @@ from sqlalchemy import select
 
 from core.app import App
 from core.config import Settings
+from core.features import materialize
 from core.importing.events import import_events
 from core.store import Customer, Store
 from core.store.tables import table_of
+from core.vocabulary import FeatureContext
 from plugins.tiering.rfm import SEGMENT_GRID, SEGMENTS, cuts_of, segment_of
-from tests.cycle.conftest import add_customer, add_event, write_rules
+from tests.cycle.conftest import add_customer, add_event, at, write_rules
 
 CDNOW = Path(__file__).parents[2] / "data" / "cdnow" / "CDNOW_sample.txt"
 Features = Callable[..., dict[int, dict[str, Any]]]
@@ -99,6 +101,30 @@ def test_hand_computed_example(
     cycle(AS_OF)  # records the non-default settings
     found = features(AS_OF, list(example.values()))
     assert {name: tuple(found[cid][k] for k in SCORES) for name, cid in example.items()} == expected
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("average", AVERAGE), ("customer_id", BY_CUSTOMER)])
+def test_the_whole_base_scores_match_the_hand_computed_example(
+    store: Store,
+    settings: Settings,
+    app: App,
+    example: dict[str, int],
+    cycle: Callable[..., Any],
+    mode: str,
+    expected: dict[str, tuple[Any, ...]],
+) -> None:
+    # The cycle's path: every customer at once, each score computed once per row.
+    ties(settings, mode)
+    cycle(AS_OF)
+    ctx = FeatureContext(as_of=at(AS_OF), settings=settings, store=store, wanted=frozenset(SCORES))
+    with store.begin() as conn:
+        table = materialize(conn, app.registry, ctx)
+        columns = [table.c.customer_id, *(table.c[name] for name in SCORES)]
+        found = {row[0]: tuple(row[1:]) for row in conn.execute(select(*columns))}
+    assert {name: found[cid] for name, cid in example.items()} == {
+        name: tuple(v if isinstance(v, str) or v is None else float(v) for v in scores)
+        for name, scores in expected.items()
+    }
 
 
 def test_segment_grid_is_the_sql_mapping() -> None:
