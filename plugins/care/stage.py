@@ -15,6 +15,7 @@ Without an ``sla:`` section tickets are still tracked, without deadlines or esca
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlalchemy import Table, select, update
@@ -45,12 +46,11 @@ def _refresh_features(ctx: StageContext) -> None:
     names = [f.name for f in ticket_set.features if f.name in features.c]
     if not names:
         return
+    # The customers whose tickets the refresh looked at, chosen inside the set's
+    # per-customer subqueries: not every stored ticket ranked again for them.
     work = work_table()
-    query = ticket_set.select(ctx.ctx)
-    query = query.where(
-        query.selected_columns.customer_id.in_(select(work.c.customer_id).distinct())
-    )
-    fresh = query.subquery("fresh_tickets")
+    refreshed = dataclasses.replace(ctx.ctx, only=select(work.c.customer_id).distinct())
+    fresh = ticket_set.select(refreshed).subquery("fresh_tickets")
     ctx.conn.execute(
         update(features)
         .values({name: fresh.c[name] for name in names})

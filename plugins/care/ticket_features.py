@@ -89,6 +89,9 @@ class TicketFeatures:
     def select(self, ctx: FeatureContext) -> Select[Any]:
         t = care_tickets
         as_of = ctx.as_of
+        # Each part ranks or counts per customer in a nested subquery, where the caller's
+        # filter cannot reach: the customers being computed are chosen inside.
+        mine = ctx.limit_to(t.c.customer_id)
         is_open = and_(t.c.opened_at <= as_of, t.c.resolved_at.is_(None))
         response_due = case((t.c.responded_at.is_(None), t.c.response_due_at))
         overdue = and_(is_open, or_(response_due < as_of, t.c.resolution_due_at < as_of))
@@ -116,7 +119,7 @@ class TicketFeatures:
                 )
                 .label("rank"),
             )
-            .where(is_open)
+            .where(is_open, mine)
             .subquery("urgent_ranked")
         )
         urgent = select(ranked).where(ranked.c.rank == 1).subquery("urgent")
@@ -128,7 +131,7 @@ class TicketFeatures:
                 .over(partition_by=t.c.customer_id, order_by=(t.c.resolved_at.desc(), t.c.ref))
                 .label("rank"),
             )
-            .where(t.c.resolved_at.is_not(None), t.c.resolved_at <= as_of)
+            .where(t.c.resolved_at.is_not(None), t.c.resolved_at <= as_of, mine)
             .subquery("resolved_ranked")
         )
         latest = select(last_resolved).where(last_resolved.c.rank == 1).subquery("latest")
@@ -138,7 +141,7 @@ class TicketFeatures:
                 count_if(overdue).label("overdue_tickets"),
                 func.max(case((is_open, t.c.escalation_level), else_=0)).label("level"),
             )
-            .where(t.c.opened_at <= as_of)
+            .where(t.c.opened_at <= as_of, mine)
             .group_by(t.c.customer_id)
             .subquery("ticket_counts")
         )
