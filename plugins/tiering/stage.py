@@ -210,10 +210,19 @@ def refresh_columns(
     """Overwrite the feature table's columns of ``features`` from ``source`` (by customer).
 
     ``source`` is a table keyed by customer id: SQLite joins an UPDATE ... FROM subquery
-    by scanning it once per row.
+    by scanning it once per row. The IN makes SQLite start from ``source``'s customers
+    (a tenth of the base) and find their rows by key; without it, it read every row of
+    the wide table to look each up in ``source``.
     """
     values = {f.name: source.c[f.name] for f in features}
-    conn.execute(update(table).values(values).where(table.c.customer_id == source.c.customer_id))
+    conn.execute(
+        update(table)
+        .values(values)
+        .where(
+            table.c.customer_id.in_(select(source.c.customer_id)),
+            table.c.customer_id == source.c.customer_id,
+        )
+    )
 
 
 def temp_of(conn: Connection, name: str, query: Any, features: Sequence[Feature]) -> Table:
