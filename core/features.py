@@ -8,9 +8,9 @@ are applied here, so every evaluator sees the same values.
 Sets that read other sets' features (``needs``) run in later stages: their SELECT may
 read the features computed so far (``ctx.features``). On a SQLite file store a cycle
 computes every set into a table of its own, the first stage on two connections at once
-(:mod:`core.parallel_features`); a later stage reads the tables of the sets it needs, joined,
-and the feature table is written once from all of them. Otherwise (PostgreSQL, a few
-customers) the first stage is one INSERT ... SELECT and each later set fills its
+(:mod:`core.parallel_features`); a later stage reads the tables of the sets it needs,
+joined, and the feature table is written once from all of them. Otherwise (PostgreSQL,
+a few customers) the first stage is one INSERT ... SELECT and each later set fills its
 columns with one ``UPDATE ... FROM``.
 
 On either path a set that may be kept (:mod:`core.kept_sets`) is read from its kept
@@ -169,8 +169,8 @@ def _fill_from_set_tables(
     split: FirstStageSplit,
 ) -> None:
     """Every set into a table of its own, the first stage on two connections; a later
-    stage reads the tables of the sets it needs, joined (``ctx.features``). The feature table is
-    then written once, from all of them: an UPDATE per later set would rewrite every
+    stage reads the tables of the sets it needs, joined (``ctx.features``). The feature
+    table is then written once, from all of them: an UPDATE per later set would rewrite every
     row of the wide table, as costly as writing it."""
     kept, rebuild = kept_runs(conn, [registry.feature_sets[n] for n in plan[0]], ctx)
     current = {name: run.read() for name, run in kept.items() if name not in rebuild}

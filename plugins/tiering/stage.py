@@ -87,9 +87,12 @@ def _by_tier(tier: Any, values: Sequence[tuple[str, int]], default: Any) -> Any:
     return case(*[(tier == name, integer(v)) for name, v in values], else_=default)
 
 
-def decide(conn: Connection, features: Table, section: TiersSection, as_of: int) -> Table:
+def decide(
+    conn: Connection, features: Table, section: TiersSection, as_of: int, *, dry_run: bool = False
+) -> Table:
     """Fill the TEMP decisions table: the candidate tier and action of every customer
-    whose tier or pending downgrade changes (action other than ``same``)."""
+    whose tier or pending downgrade changes (action other than ``same``). A dry run
+    does not rebuild a missing ``tier_current`` (the history answers instead)."""
     columns = {c.name: c for c in features.columns}
     levels = section.levels
     conditions = section.conditions()
@@ -101,7 +104,7 @@ def decide(conn: Connection, features: Table, section: TiersSection, as_of: int)
         *[(sql, literal(levels[i].name)) for sql, i in matches], else_=literal(levels[last].name)
     )
     candidate_rank = case(*[(sql, integer(i)) for sql, i in matches], else_=integer(last))
-    state = states_in_force(conn, as_of, may_write=True)
+    state = states_in_force(conn, as_of, may_write=not dry_run)
     ranks = [(level.name, i) for i, level in enumerate(levels)]
     graces = [(level.name, section.grace_seconds(level)) for level in levels]
     inner = (
@@ -238,9 +241,10 @@ def run_tiering(stage: StageContext) -> dict[str, int]:
     conn, features, as_of = stage.conn, stage.features, stage.ctx.as_of
     section = section_of(stage.rules)
     settings = FeatureSettings.of(section)
-    d = decide(conn, features, section, as_of)
+    d = decide(conn, features, section, as_of, dry_run=stage.dry_run)
     write_states(conn, d, as_of, stage.cycle_id)
-    keep_current(conn, d, as_of)
+    if not stage.dry_run:  # rolled back, and nothing later in the cycle reads the copy
+        keep_current(conn, d, as_of)
     write_events(conn, d, as_of)
     # Only customers with a decision have a new state: everyone else's tier columns,
     # computed with the features as of this instant, are already what they would be.
