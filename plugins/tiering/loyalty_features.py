@@ -18,10 +18,21 @@ UNREWARDED_WINDOW_DAYS days that no points grant has paid for yet.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, exists, func, literal, select, union_all
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    union_all,
+)
 
 from core.aggregates import count_if, sum_if
 from core.builtin.features import days_between
@@ -37,13 +48,30 @@ ev = table_of(Event)
 N, S = FeatureType.NUMBER, FeatureType.STRING
 
 
-def _redemptions(as_of: int) -> Any:
+# Which customers a query computes, as a condition on a customer id column (every one
+# by default; a set passes ``FeatureContext.limit_to``). Each query below ranks or sums
+# per customer in nested subqueries, where a filter on its result cannot reach the
+# scans: a few customers' features (explain, delivery) read every points row and the
+# whole events index without it.
+Mine = Callable[[Any], Any]
+
+
+def _everyone(customer_id: Any) -> Any:
+    return true()
+
+
+def _redemptions(as_of: int, mine: Mine = _everyone) -> Any:
     # "+ 0": SQLite would otherwise range-scan the time index over nearly every event and
     # look each row up; a scan of the (customer, type, time) index is ~15x faster.
-    return and_(ev.c.type == "points_redeemed", ev.c.occurred_at + 0 <= as_of, ev.c.value > 0)
+    return and_(
+        ev.c.type == "points_redeemed",
+        ev.c.occurred_at + 0 <= as_of,
+        ev.c.value > 0,
+        mine(ev.c.customer_id),
+    )
 
 
-def expired_points(as_of: int) -> Any:
+def expired_points(as_of: int, mine: Mine = _everyone) -> Any:
     """Per customer: points expired by ``as_of`` and by 30 days later (if none is redeemed)."""
     soon = as_of + EXPIRING_SOON_DAYS * DAY
     timeline = union_all(
@@ -58,6 +86,7 @@ def expired_points(as_of: int) -> Any:
             points.c.created_at <= as_of,
             points.c.expires_at.is_not(None),
             points.c.expires_at <= soon,
+            mine(points.c.customer_id),
         ),
         select(
             ev.c.customer_id,
@@ -65,7 +94,7 @@ def expired_points(as_of: int) -> Any:
             integer(1).label("kind"),
             integer(0).label("granted"),
             ev.c.value.label("redeemed"),
-        ).where(_redemptions(as_of)),
+        ).where(_redemptions(as_of, mine)),
     ).subquery("points_timeline")
     order = (timeline.c.t, timeline.c.kind)
     running = select(
@@ -95,9 +124,9 @@ def expired_points(as_of: int) -> Any:
     )
 
 
-def points_position(as_of: int) -> Select[Any]:
+def points_position(as_of: int, mine: Mine = _everyone) -> Select[Any]:
     """Per customer with points: balance, expiring in 30 days, and expired but not written off."""
-    expired = expired_points(as_of)
+    expired = expired_points(as_of, mine)
     zero = integer(0)
     parts = union_all(
         select(
@@ -107,8 +136,10 @@ def points_position(as_of: int) -> Select[Any]:
             case((points.c.kind == "expire", -points.c.points), else_=zero).label("written_off"),
             zero.label("expired_now"),
             zero.label("expired_soon"),
-        ).where(points.c.created_at <= as_of),
-        select(ev.c.customer_id, zero, ev.c.value, zero, zero, zero).where(_redemptions(as_of)),
+        ).where(points.c.created_at <= as_of, mine(points.c.customer_id)),
+        select(ev.c.customer_id, zero, ev.c.value, zero, zero, zero).where(
+            _redemptions(as_of, mine)
+        ),
         select(
             expired.c.customer_id, zero, zero, zero, expired.c.expired_now, expired.c.expired_soon
         ),
@@ -123,7 +154,7 @@ def points_position(as_of: int) -> Select[Any]:
     ).group_by(p.customer_id)
 
 
-def open_coupons(as_of: int) -> Any:
+def open_coupons(as_of: int, mine: Mine = _everyone) -> Any:
     """Coupons issued by ``as_of``, not expired and not redeemed by then."""
     redeemed = exists().where(
         ev.c.customer_id == coupons.c.customer_id,
@@ -133,14 +164,19 @@ def open_coupons(as_of: int) -> Any:
     )
     return (
         select(coupons)
-        .where(coupons.c.issued_at <= as_of, coupons.c.expires_at > as_of, ~redeemed)
+        .where(
+            coupons.c.issued_at <= as_of,
+            coupons.c.expires_at > as_of,
+            ~redeemed,
+            mine(coupons.c.customer_id),
+        )
         .subquery("open_coupons")
     )
 
 
-def coupon_select(as_of: int) -> Select[Any]:
+def coupon_select(as_of: int, mine: Mine = _everyone) -> Select[Any]:
     """Per customer with open coupons: how many, and the newest one's code and value."""
-    open_ = open_coupons(as_of)
+    open_ = open_coupons(as_of, mine)
     ranked = select(
         open_.c.customer_id,
         open_.c.code,
@@ -186,7 +222,7 @@ def unrewarded_select(as_of: int) -> Select[Any]:
     )
 
 
-def last_grant_select(as_of: int) -> Select[Any]:
+def last_grant_select(as_of: int, mine: Mine = _everyone) -> Select[Any]:
     ranked = (
         select(
             points.c.customer_id,
@@ -198,7 +234,7 @@ def last_grant_select(as_of: int) -> Select[Any]:
             )
             .label("newest"),
         )
-        .where(points.c.kind == "grant", points.c.created_at <= as_of)
+        .where(points.c.kind == "grant", points.c.created_at <= as_of, mine(points.c.customer_id))
         .subquery("ranked_grants")
     )
     return select(ranked.c.customer_id, ranked.c.points.label("points_last_granted")).where(
@@ -244,8 +280,8 @@ class PointsFeatures(_Static):
     )
 
     def select(self, ctx: FeatureContext) -> Select[Any]:
-        position = points_position(ctx.as_of).subquery("points_position")
-        last = last_grant_select(ctx.as_of).subquery("last_grant")
+        position = points_position(ctx.as_of, ctx.limit_to).subquery("points_position")
+        last = last_grant_select(ctx.as_of, ctx.limit_to).subquery("last_grant")
         return select(
             position.c.customer_id,
             position.c.points_balance,
@@ -269,7 +305,7 @@ class CouponFeatures(_Static):
     )
 
     def select(self, ctx: FeatureContext) -> Select[Any]:
-        return coupon_select(ctx.as_of)
+        return coupon_select(ctx.as_of, ctx.limit_to)
 
 
 class UnrewardedFeatures(_Static):
