@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from core.app import build_app
 from core.features import feature_rows, normalize
-from core.hookspecs import hookimpl
 from core.plugins import make_plugin_manager
 from core.store import Store
 from core.store.ledger_args import ledger_rows
-from core.vocabulary import CycleStage, FeatureContext, StageContext
+from core.vocabulary import FeatureContext
 from tests.cycle.conftest import add_customer, add_event, at
 from tests.plugins.care.conftest import Care, ledger, ticket_event, write_section
+from tests.stage_columns import ColumnsAfterStage
 
 SECTION = """\
 sla:
@@ -251,25 +250,12 @@ def test_without_an_sla_section_tickets_are_tracked_without_deadlines(
     )
 
 
-class TicketColumnsAfterCare:
-    """A plugin whose stage, after the care stage, copies the cycle's ticket columns."""
-
-    COLUMNS = ("overdue_tickets", "ticket_escalation_level", "ticket_ref", "last_ticket_breached")
-
-    def __init__(self) -> None:
-        self.seen: dict[int, tuple[Any, ...]] = {}
-
-    def run(self, stage: StageContext) -> dict[str, int]:
-        table = stage.features
-        found = stage.conn.execute(
-            select(table.c.customer_id, *(table.c[name] for name in self.COLUMNS))
-        )
-        self.seen = {row[0]: tuple(row[1:]) for row in found}
-        return {}
-
-    @hookimpl
-    def patron_cycle_stages(self) -> list[CycleStage]:
-        return [CycleStage("copy-tickets", self.run, after=("care-sla",))]
+TICKET_COLUMNS = (
+    "overdue_tickets",
+    "ticket_escalation_level",
+    "ticket_ref",
+    "last_ticket_breached",
+)
 
 
 def test_the_cycle_table_holds_every_customers_tickets_after_the_stage(
@@ -277,7 +263,7 @@ def test_the_cycle_table_holds_every_customers_tickets_after_the_stage(
 ) -> None:
     # The stage refreshes the ticket columns of the customers whose tickets it looked
     # at; everyone's must then equal a fresh computation of the same instant.
-    copy = TicketColumnsAfterCare()
+    copy = ColumnsAfterStage("care-sla", TICKET_COLUMNS)
     app = build_app(settings=helper.settings, pm=make_plugin_manager(extra=[copy], block=["churn"]))
     app._store = store
     care = Care(app, store, helper.settings)
@@ -293,13 +279,11 @@ def test_the_cycle_table_holds_every_customers_tickets_after_the_stage(
         ctx = FeatureContext(as_of=at(f"{DAY}{hour}"), settings=care.settings, store=store)
         with store.begin() as conn:
             fresh = feature_rows(conn, app.registry, ctx, ids)
-        expected = {
-            cid: tuple(fresh[cid][n] for n in TicketColumnsAfterCare.COLUMNS) for cid in ids
-        }
+        expected = {cid: tuple(fresh[cid][n] for n in TICKET_COLUMNS) for cid in ids}
         seen = {
             cid: tuple(
                 normalize(app.registry.features[n].type, v)
-                for n, v in zip(TicketColumnsAfterCare.COLUMNS, row, strict=True)
+                for n, v in zip(TICKET_COLUMNS, row, strict=True)
             )
             for cid, row in copy.seen.items()
         }

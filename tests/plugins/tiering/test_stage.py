@@ -13,14 +13,14 @@ from core.app import build_app
 from core.config import Settings
 from core.cycle import CycleSummary, run_cycle
 from core.features import feature_rows
-from core.hookspecs import hookimpl
 from core.plugins import make_plugin_manager
 from core.store import Event, Store
 from core.store.tables import table_of
-from core.vocabulary import CycleStage, FeatureContext, StageContext
+from core.vocabulary import FeatureContext
 from plugins.tiering.tables import tier_states
 from tests.cycle.conftest import add_customer, add_event, at, write_rules
 from tests.plugins.tiering.conftest import OTHER_PLUGINS, rows
+from tests.stage_columns import ColumnsAfterStage
 
 events = table_of(Event)
 TIERS = """
@@ -309,25 +309,7 @@ def test_new_rfm_settings_apply_in_the_cycle_that_sees_them(
     assert summary.stages["tiering"]["initial"] == 5
 
 
-class TierColumnsAfterTiering:
-    """A plugin whose stage, after tiering, copies the cycle's tier columns."""
-
-    COLUMNS = ("tier", "previous_tier", "tier_change", "tier_since_days", "days_until_downgrade")
-
-    def __init__(self) -> None:
-        self.seen: dict[int, tuple[Any, ...]] = {}
-
-    def run(self, stage: StageContext) -> dict[str, int]:
-        table = stage.features
-        found = stage.conn.execute(
-            select(table.c.customer_id, *(table.c[name] for name in self.COLUMNS))
-        )
-        self.seen = {row[0]: tuple(row[1:]) for row in found}
-        return {}
-
-    @hookimpl
-    def patron_cycle_stages(self) -> list[CycleStage]:
-        return [CycleStage("copy-tiers", self.run, after=("tiering",))]
+TIER_COLUMNS = ("tier", "previous_tier", "tier_change", "tier_since_days", "days_until_downgrade")
 
 
 def test_the_cycle_table_holds_every_customers_tier_after_the_stage(
@@ -336,7 +318,7 @@ def test_the_cycle_table_holds_every_customers_tier_after_the_stage(
     # The stage rewrites the tier columns of decided customers only; everyone else's
     # come from the features of the same instant: all must equal a fresh computation.
     tiers(settings)
-    copy = TierColumnsAfterTiering()
+    copy = ColumnsAfterStage("tiering", TIER_COLUMNS)
     app = build_app(settings=settings, pm=make_plugin_manager(extra=[copy], block=OTHER_PLUGINS))
     app._store = store
     ids = [add_customer(store, f"k{i}") for i in range(6)]
@@ -349,9 +331,7 @@ def test_the_cycle_table_holds_every_customers_tier_after_the_stage(
         ctx = FeatureContext(as_of=at(when), settings=settings, store=store)
         with store.begin() as conn:
             fresh = feature_rows(conn, app.registry, ctx, ids)
-        expected = {
-            cid: tuple(fresh[cid][name] for name in TierColumnsAfterTiering.COLUMNS) for cid in ids
-        }
+        expected = {cid: tuple(fresh[cid][name] for name in TIER_COLUMNS) for cid in ids}
         seen = {cid: tuple(normal(v) for v in row) for cid, row in copy.seen.items()}
         assert seen == expected, when
 
