@@ -25,32 +25,14 @@ from sqlmodel import Field, SQLModel
 from core.store.tables import BigId, table_of
 
 
-class TierState(SQLModel, table=True):
-    """A customer's tier status from ``valid_from`` until the next row.
+class TierStatus(SQLModel):
+    """A customer's tier status from ``valid_from`` on: the columns of a ``tier_states``
+    row, which ``tier_current`` copies.
 
     ``change`` says how ``tier`` was reached (initial, upgrade, downgrade, reassigned);
     ``downgrade_to``/``downgrade_at`` describe a pending downgrade (the customer is below
     the tier since the row that set them, and keeps the tier until ``downgrade_at``).
     """
-
-    __tablename__ = "tier_states"
-
-    customer_id: int = Field(foreign_key="customers.id", primary_key=True)
-    valid_from: int = Field(sa_type=BigInteger, primary_key=True)
-    tier: str = Field(max_length=64)
-    tier_since: int = Field(sa_type=BigInteger)
-    previous_tier: str | None = Field(default=None, max_length=64)
-    change: str = Field(max_length=16)
-    downgrade_to: str | None = Field(default=None, max_length=64)
-    downgrade_at: int | None = Field(default=None, sa_type=BigInteger)
-    cycle_id: int | None = None
-
-
-class TierCurrent(SQLModel, table=True):
-    """A customer's latest ``tier_states`` row, copied: the status in force at any
-    instant from the latest row's on, read by key instead of found in the history."""
-
-    __tablename__ = "tier_current"
 
     customer_id: int = Field(foreign_key="customers.id", primary_key=True)
     valid_from: int = Field(sa_type=BigInteger)
@@ -61,6 +43,21 @@ class TierCurrent(SQLModel, table=True):
     downgrade_to: str | None = Field(default=None, max_length=64)
     downgrade_at: int | None = Field(default=None, sa_type=BigInteger)
     cycle_id: int | None = None
+
+
+class TierState(TierStatus, table=True):
+    """A customer's tier status from ``valid_from`` until the next row (the history)."""
+
+    __tablename__ = "tier_states"
+
+    valid_from: int = Field(sa_type=BigInteger, primary_key=True)
+
+
+class TierCurrent(TierStatus, table=True):
+    """A customer's latest ``tier_states`` row, copied: the status in force at any
+    instant from the latest row's on, read by key instead of found in the history."""
+
+    __tablename__ = "tier_current"
 
 
 class TieringSettingsRecord(SQLModel, table=True):
@@ -135,6 +132,7 @@ __all__ = [
     "LoyaltyPoints",
     "TierCurrent",
     "TierState",
+    "TierStatus",
     "TieringSettingsRecord",
     "coupons",
     "credits",
