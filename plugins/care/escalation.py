@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Column,
     Connection,
@@ -39,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.sql_json import sql_json_object
 from core.store import LedgerEntry, LedgerStatus
 from core.store.ledger_args import args_columns
 from core.store.tables import table_of
@@ -61,14 +61,6 @@ def due_table() -> Table:
         Column("level", Integer, primary_key=True),
         Column("episode", Integer, nullable=False),
     )
-
-
-def _json_object(conn: Connection, pairs: dict[str, ColumnElement[Any]]) -> ColumnElement[Any]:
-    args: list[Any] = []
-    for key, value in pairs.items():
-        args.extend([literal(key), value])
-    build = func.json_build_object if conn.dialect.name == "postgresql" else func.json_object
-    return cast(build(*args), JSON) if conn.dialect.name == "postgresql" else build(*args)
 
 
 def _mark_due(conn: Connection, run: SlaRun, levels: list[LevelModel]) -> None:
@@ -142,7 +134,7 @@ def _fire(conn: Connection, run: SlaRun, level: LevelModel, cycle_id: int | None
         "to": level.send.to,
         "level": level.level,
     }
-    own = _json_object(conn, {"ticket": due.c.ref, "episode": due.c.episode})
+    own = sql_json_object(conn, {"ticket": due.c.ref, "episode": due.c.episode})
     rows = select(
         key.label("idempotency_key"),
         literal(cycle_id, Integer).label("cycle_id"),

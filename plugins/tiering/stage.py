@@ -44,7 +44,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     null,
     select,
     update,
@@ -52,6 +51,7 @@ from sqlalchemy import (
 
 from core.expr import feature_names, to_sql
 from core.feature_sql import feature_columns
+from core.sql_json import sql_json_object
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import CycleStage, Feature, StageContext
@@ -182,14 +182,8 @@ def write_states(conn: Connection, d: Table, as_of: int, cycle_id: int | None) -
 
 def write_events(conn: Connection, d: Table, as_of: int) -> None:
     """A ``tier_changed`` event for every change of tier (not for a first tier)."""
-    build = "json_build_object" if conn.dialect.name == "postgresql" else "json_object"
-    payload = getattr(func, build)(
-        literal_column("'from'"),
-        d.c.old_tier,
-        literal_column("'to'"),
-        d.c.candidate,
-        literal_column("'change'"),
-        d.c.action,
+    payload = sql_json_object(
+        conn, {"from": d.c.old_tier, "to": d.c.candidate, "change": d.c.action}
     )
     rows = select(
         d.c.customer_id,
