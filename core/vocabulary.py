@@ -99,6 +99,9 @@ class FeatureContext:
     # stage that ran before the features may leave work a set's ``prepare`` can reuse.
     # Empty outside a cycle, so nothing in it may be needed for correct values.
     cycle_state: dict[str, Any] = field(default_factory=dict)
+    # Columns of ``features`` that a ``row_wise`` set's SELECT passes through unchanged,
+    # besides ``customer_id`` (see :class:`FeatureSet`); empty: none.
+    carry: tuple[str, ...] = ()
 
     def limit_to(self, customer_id: Any) -> Any:
         """A condition on ``customer_id`` that keeps the customers being computed (true
@@ -132,6 +135,14 @@ class FeatureSet(Protocol):
     otherwise may say so with an optional attribute ``parallel_safe = True``: on a
     SQLite file store a cycle may then compute it on a second connection, in parallel
     with the other sets.
+
+    A set with ``needs`` whose features are expressions over one row of ``ctx.features``
+    (no aggregation, no join but to one-row tables its ``prepare`` fills) may say so with
+    ``row_wise = True``. Its SELECT then makes exactly one row per row of
+    ``ctx.features`` and also selects, unchanged, the columns named in ``ctx.carry``. A
+    cycle then computes it while it writes the feature table, in the same pass, instead
+    of into a table of its own that the feature table's join reads again (unless another
+    set needs its features).
     """
 
     name: str

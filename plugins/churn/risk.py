@@ -40,9 +40,9 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    true,
 )
 
+from core.feature_sql import evaluated_once
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.churn.settings import settings_in_force
@@ -102,43 +102,53 @@ def fill_parameters(conn: Connection, as_of: int) -> None:
     conn.execute(insert(table).values(dict(zip(_PARAMETERS, map(float, values), strict=True))))
 
 
-def parts_query(f: Any) -> Select[Any]:
+def param(name: str) -> Any:
+    """A churn parameter as an uncorrelated scalar subquery of its one-row table:
+    evaluated once per statement, and, unlike a join to the table, it leaves the rows
+    one source that SQLite streams instead of writing it out first."""
+    table = parameters_table()
+    return select(table.c[name]).scalar_subquery()
+
+
+def parts_query(f: Any, carry: Sequence[str] = ()) -> Select[Any]:
     """Each signal's weighted score (0–weight) for every customer of the feature table:
-    columns ``customer_id``, one per signal (:data:`SIGNALS`) and ``recency_ratio``."""
-    p = parameters_table()
-    gap = func.coalesce(func.nullif(f.c.typical_purchase_gap_days, 0), p.c.typical_gap_days)
-    inactivity = (f.c.days_since_last_purchase / gap - 1.0) / (p.c.silent_gaps_for_full_risk - 1.0)
+    columns ``customer_id``, the ``carry`` columns of ``f``, one per signal
+    (:data:`SIGNALS`) and ``recency_ratio``."""
+    gap = func.coalesce(func.nullif(f.c.typical_purchase_gap_days, 0), param("typical_gap_days"))
+    inactivity = (f.c.days_since_last_purchase / gap - 1.0) / (
+        param("silent_gaps_for_full_risk") - 1.0
+    )
     decline = greatest(
         func.coalesce(f.c.purchase_decline_90d, 0.0), func.coalesce(f.c.spend_decline_90d, 0.0)
     )
-    scale = p.c.satisfied_score - 1.0
+    scale = param("satisfied_score") - 1.0
     satisfaction = greatest(
-        clipped((p.c.satisfied_score - f.c.last_survey_score) / scale),
+        clipped((param("satisfied_score") - f.c.last_survey_score) / scale),
         clipped(-f.c.survey_trend / scale),
     )
     unanswered = case(
-        (f.c.days_since_unanswered_contact >= p.c.unanswered_contact_days, 1.0), else_=0.0
+        (f.c.days_since_unanswered_contact >= param("unanswered_contact_days"), 1.0), else_=0.0
     )
     return select(
         f.c.customer_id,
-        (p.c.w_model * clipped(1.0 - f.c.p_alive)).label("model"),
-        (p.c.w_inactivity * clipped(inactivity)).label("inactivity"),
-        (p.c.w_complaints * clipped(f.c.complaints_90d / p.c.complaints_for_full_risk)).label(
-            "complaints"
-        ),
-        (p.c.w_satisfaction * satisfaction).label("satisfaction"),
-        (p.c.w_decline * clipped(decline)).label("spend_decline"),
-        (p.c.w_unanswered_contact * unanswered).label("unanswered_contact"),
+        *(f.c[name] for name in carry),
+        (param("w_model") * clipped(1.0 - f.c.p_alive)).label("model"),
+        (param("w_inactivity") * clipped(inactivity)).label("inactivity"),
+        (
+            param("w_complaints") * clipped(f.c.complaints_90d / param("complaints_for_full_risk"))
+        ).label("complaints"),
+        (param("w_satisfaction") * satisfaction).label("satisfaction"),
+        (param("w_decline") * clipped(decline)).label("spend_decline"),
+        (param("w_unanswered_contact") * unanswered).label("unanswered_contact"),
         (f.c.days_since_last_purchase / func.nullif(f.c.typical_purchase_gap_days, 0)).label(
             "recency_ratio"
         ),
-    ).select_from(f.join(p, true()))
+    ).select_from(f)
 
 
-def scores_query(parts: Any) -> Select[Any]:
+def scores_query(parts: Any, carry: Sequence[str] = ()) -> Select[Any]:
     """Risk (noisy-OR of the parts), band and strongest reason of every customer of
-    ``parts`` (rows of :func:`parts_query`)."""
-    p = parameters_table()
+    ``parts`` (rows of :func:`parts_query`), with its ``carry`` columns."""
     keep: Any = 1.0
     for name in SIGNALS:
         keep = keep * (1.0 - parts.c[name])
@@ -152,20 +162,24 @@ def scores_query(parts: Any) -> Select[Any]:
         (parts.c.spend_decline >= top, "spend_decline"),
         else_="unanswered_contact",
     )
-    band = case((risk >= p.c.band_high, "high"), (risk >= p.c.band_medium, "medium"), else_="low")
+    band = case(
+        (risk >= param("band_high"), "high"), (risk >= param("band_medium"), "medium"), else_="low"
+    )
     return select(
         parts.c.customer_id,
+        *(parts.c[name] for name in carry),
         risk.label("churn_risk"),
         band.label("churn_band"),
         reason.label("churn_reason"),
         parts.c.recency_ratio,
-    ).select_from(parts.join(p, true()))
+    ).select_from(parts)
 
 
 class ChurnRisk:
     """Churn risk 0–1 from p_alive and the signals, its band and its strongest reason."""
 
     name = "churn_risk"
+    row_wise = True  # computed while the cycle writes the feature table
     needs = (
         "p_alive",
         "days_since_last_purchase",
@@ -213,13 +227,13 @@ class ChurnRisk:
         fill_parameters(conn, ctx.as_of)
 
     def select(self, ctx: FeatureContext) -> Select[Any]:
-        # The parts are a MATERIALIZED common table expression (SQLite 3.35+, PostgreSQL
-        # 12+): each signal is computed once per customer, where a plain subquery would
-        # be inlined into every use of a part in the scores. One statement writes the
-        # set's rows; keyed TEMP tables of the parts and the scores, each written and
-        # read again, cost a second more per cycle at 1M customers.
-        parts = parts_query(ctx.features).cte("churn_risk_parts").prefix_with("MATERIALIZED")
-        return scores_query(parts)
+        # The parts are a fenced subquery: each signal is computed once per customer,
+        # where a plain subquery would be inlined into every use of a part in the
+        # scores. It streams its rows (a MATERIALIZED common table expression, as fast,
+        # writes them first; keyed TEMP tables of the parts and the scores, each written
+        # and read again, cost a second more per cycle at 1M customers).
+        parts = evaluated_once(parts_query(ctx.features, ctx.carry)).subquery("churn_risk_parts")
+        return scores_query(parts, ctx.carry)
 
 
 __all__ = ["REASONS", "SIGNALS", "ChurnRisk", "fill_parameters", "parts_query", "scores_query"]
