@@ -85,3 +85,33 @@ def test_each_condition_is_evaluated_once_per_customer(
         event.remove(store.engine, "before_cursor_execute", explain)
     fenced = "CO-ROUTINE rule_masks" if sqlite else "Subquery Scan on rule_masks"
     assert any(fenced in line for line in plans), plans
+
+
+def test_a_rule_reads_only_the_masks_that_hold_its_bit(
+    store: Store, settings: Settings, make_app: Callable[[], App]
+) -> None:
+    # A rule matching a few customers read every customer's mask: the key leads with the
+    # mask, and the count pass says which masks hold each rule's bit.
+    ids = [add_customer(store, f"c{n}") for n in range(4)]  # c{n} buys n times
+    for n, customer_id in enumerate(ids):
+        for day in range(n):
+            add_event(store, customer_id, "purchase", f"2026-03-{day + 1:02d}T10:00:00", amount=1)
+    write_rules(settings, "rules:\n" + "".join(RULE.format(index=i, least=i) for i in range(4)))
+    app = make_app()
+    rules = app.load_rules().enabled()
+    ctx = FeatureContext(as_of=at("2026-04-01T00:00:00"), settings=settings, store=store)
+    with store.begin() as conn:
+        matching = RuleMatches(conn, materialize(conn, app.registry, ctx), rules)
+        rare = next(r for r in rules if r.id == "r3")
+        assert matching.count(rare) == 1
+        query = matching.customers(rare)
+        assert list(conn.execute(query).scalars()) == [ids[3]]
+        if store.dialect == "sqlite":
+            compiled = query.compile(conn, compile_kwargs={"render_postcompile": True})
+            plan = conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {compiled}",
+                tuple(compiled.params[k] for k in compiled.positiontup or ()),
+            ).all()
+            details = " ".join(str(row[3]) for row in plan)
+            assert "SEARCH patron_rule_masks USING PRIMARY KEY (word=? AND mask=?)" in details
+            assert "SCAN" not in details
