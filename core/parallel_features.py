@@ -144,15 +144,17 @@ def _set_table(fset: FeatureSet, schema: str | None) -> Table:
 
 
 def _compute(conn: Connection, fset: FeatureSet, ctx: FeatureContext, target: Table) -> int:
-    """Fill ``target`` with the set's rows (a TEMP table is created; a scratch one exists);
-    return how many."""
+    """Fill ``target`` with the set's rows (a TEMP table is created; a scratch one exists),
+    in the columns of the wanted features (the others stay NULL); return how many."""
     fset.prepare(conn, ctx)
     sub = set_subquery(fset, ctx, None)
     if target.schema is None:
         recreate(conn, target)
     else:  # a scratch table: empty, unless an earlier split of this connection filled it
         conn.execute(target.delete())
-    names = ["customer_id", *(f.name for f in fset.features)]
+    # Only the wanted features: SQLite then leaves the others' expressions out of the
+    # set's query (the care calendars: 5.8 s with all 18, 5.0 s with the 6 a cycle reads).
+    names = ["customer_id", *(f.name for f in wanted_of(fset.features, ctx.wanted))]
     statement = insert(target).from_select(names, select(*(sub.c[n] for n in names)))
     result = conn.execute(statement, execution_options={"preserve_rowcount": True})
     return int(result.rowcount)

@@ -177,3 +177,30 @@ def test_a_set_with_a_common_table_expression_is_not_computed_twice(
         )
     assert "computed again" not in caplog.text
     assert {c: n for c, n in got.items() if n} == want
+
+
+def test_a_set_table_gets_only_the_wanted_features(
+    sqlite_store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    # A cycle reads a few of a set's features: the others are not computed (SQLite then
+    # leaves their expressions out of the set's query).
+    app = _demo_app(sqlite_store, settings, tmp_path, 50)
+    ctx = FeatureContext(
+        int(AS_OF.timestamp()), settings, app.store, wanted=frozenset({"days_until_birthday"})
+    )
+    with (
+        sqlite_store.engine.connect() as conn,
+        scratch_database(conn, app.registry),
+        conn.begin(),
+    ):
+        materialize(conn, app.registry, ctx)
+        # the helper's table, or the cycle connection's if it took the set first
+        temp = conn.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_temp_master WHERE name = 'patron_fs_profile'"
+        ).scalar_one()
+        table = "temp.patron_fs_profile" if temp else "patron_scratch.fs_profile"
+        computed, unwanted = conn.exec_driver_sql(
+            f"SELECT count(days_until_birthday), count(locale) FROM {table}"
+        ).one()
+    assert computed > 0
+    assert unwanted == 0
