@@ -76,8 +76,19 @@ def _rows(conn: Any, app: Any, settings: Settings, wanted: frozenset[str] | None
     return [tuple(r) for r in conn.execute(select(table).order_by(table.c.customer_id))]
 
 
-def _temp_tables(conn: Any) -> set[str]:
-    return set(conn.exec_driver_sql("SELECT name FROM sqlite_temp_master").scalars())
+def _single_and_split(
+    app: Any, settings: Settings, wanted: frozenset[str] | None
+) -> tuple[list[Any], list[Any], set[str]]:
+    """The feature rows by the single query and by the split path, and the names of the
+    TEMP tables the split path left on its connection."""
+    store = app.store
+    with store.engine.connect() as conn, conn.begin():
+        single = _rows(conn, app, settings, wanted)
+    with store.engine.connect() as conn, scratch_database(conn, app.registry), conn.begin():
+        assert conn.info[SCRATCH_KEY]  # the split path
+        split = _rows(conn, app, settings, wanted)
+        temp = set(conn.exec_driver_sql("SELECT name FROM sqlite_temp_master").scalars())
+    return single, split, temp
 
 
 @pytest.mark.parametrize("reads", [None, {"spender", "churn_band", "tier"}])
@@ -91,17 +102,9 @@ def test_row_wise_sets_computed_in_the_pass_give_the_single_query_rows(
     plan = planned_stages(app.registry, wanted)
     assert {"spend_twice", "churn_risk"} <= set(computed_in_pass(app.registry, plan))
 
-    with sqlite_store.engine.connect() as conn, conn.begin():
-        single = _rows(conn, app, settings, wanted)
-    with (
-        sqlite_store.engine.connect() as conn,
-        scratch_database(conn, app.registry),
-        conn.begin(),
-    ):
-        assert conn.info[SCRATCH_KEY]  # the split path
-        split = _rows(conn, app, settings, wanted)
-        # computed in the pass: no table of their own
-        assert not {"patron_fs_spend_twice", "patron_fs_churn_risk"} & _temp_tables(conn)
+    single, split, temp = _single_and_split(app, settings, wanted)
+    # computed in the pass: no table of their own
+    assert not {"patron_fs_spend_twice", "patron_fs_churn_risk"} & temp
     assert len(split) == 300
     assert split == single
     names = [
@@ -120,13 +123,6 @@ def test_a_row_wise_set_another_set_needs_gets_its_own_table(
     in_pass = computed_in_pass(app.registry, planned_stages(app.registry, None))
     assert "spend_twice" not in in_pass and "churn_risk" in in_pass
 
-    with sqlite_store.engine.connect() as conn, conn.begin():
-        single = _rows(conn, app, settings, None)
-    with (
-        sqlite_store.engine.connect() as conn,
-        scratch_database(conn, app.registry),
-        conn.begin(),
-    ):
-        split = _rows(conn, app, settings, None)
-        assert "patron_fs_spend_twice" in _temp_tables(conn)
+    single, split, temp = _single_and_split(app, settings, None)
+    assert "patron_fs_spend_twice" in temp
     assert split == single
