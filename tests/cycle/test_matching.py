@@ -15,6 +15,7 @@ from core.matching import BITS_PER_WORD, RuleMatches
 from core.store import Store
 from core.vocabulary import FeatureContext
 from tests.cycle.conftest import add_customer, add_event, at, write_rules
+from tests.query_plan import sqlite_plan
 
 RULE = """
   - id: r{index}
@@ -107,11 +108,6 @@ def test_a_rule_reads_only_the_masks_that_hold_its_bit(
         query = matching.customers(rare)
         assert list(conn.execute(query).scalars()) == [ids[3]]
         if store.dialect == "sqlite":
-            compiled = query.compile(conn, compile_kwargs={"render_postcompile": True})
-            plan = conn.exec_driver_sql(
-                f"EXPLAIN QUERY PLAN {compiled}",
-                tuple(compiled.params[k] for k in compiled.positiontup or ()),
-            ).all()
-            details = " ".join(str(row[3]) for row in plan)
+            details = " ".join(sqlite_plan(conn, query))
             assert "SEARCH patron_rule_masks USING PRIMARY KEY (word=? AND mask=?)" in details
             assert "SCAN" not in details

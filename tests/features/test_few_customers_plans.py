@@ -19,6 +19,7 @@ from core.feature_sql import set_subquery
 from core.store import Store
 from core.vocabulary import FeatureContext
 from tests.features.test_kept_sets import DAY, START, _add, _app, _customers, _events
+from tests.query_plan import sqlite_plan
 
 STORED = ("events", "customers", "ledger", "loyalty_points", "loyalty_coupons", "care_tickets")
 FULL_SCAN = re.compile(rf"^SCAN ({'|'.join(STORED)})\b")
@@ -40,9 +41,7 @@ def test_no_set_scans_a_stored_table_for_a_few_customers(
             if getattr(fset, "needs", None):
                 continue  # a later stage reads the feature table, already restricted
             fset.prepare(conn, ctx)
-            query = select(set_subquery(fset, ctx, few))
-            sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
-            plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+            plan = sqlite_plan(conn, select(set_subquery(fset, ctx, few)))
             full = [step for step in plan if FULL_SCAN.match(step)]
             if full:
                 scanned[fset.name] = full

@@ -12,13 +12,13 @@ from core.feature_sql import joined_onto_customers
 from core.store import Store
 from core.store.tables import Customer, table_of
 from core.vocabulary import Feature, FeatureType
+from tests.query_plan import sqlite_plan
 
 X = Feature("x", FeatureType.NUMBER, "a value", default=0)
 
 
 def _plan(conn: Connection, query: Any) -> str:
-    sql = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-    return " | ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    return " | ".join(sqlite_plan(conn, query))
 
 
 def test_customers_are_read_in_id_order(sqlite_store: Store) -> None:

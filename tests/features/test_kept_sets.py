@@ -26,6 +26,7 @@ from core.store.tables import table_of
 from core.store.watermark import events_watermark, hold_event_writes
 from core.vocabulary import FeatureContext, Keeping
 from plugins.churn.tables import model_fits
+from tests.query_plan import sqlite_plan
 
 DAY = 86400
 START = 1_700_000_000  # 2023-11-14
@@ -249,8 +250,7 @@ def test_a_kept_sets_update_looks_each_changed_customer_up_by_key(
     with store.engine.connect() as conn:
         for fset in kept:
             fset.prepare(conn, ctx)
-            sql = str(fset.select(ctx).compile(conn, compile_kwargs={"literal_binds": True}))
-            plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+            plan = sqlite_plan(conn, fset.select(ctx))
             assert not [p for p in plan if p.startswith("SCAN") and p.endswith("LEFT-JOIN")], (
                 fset.name,
                 plan,
