@@ -17,6 +17,7 @@ masks, not every row's mask. A rule matching 260 customers read 1M masks before.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -50,14 +51,21 @@ def masks_table() -> Table:
     )
 
 
+@dataclass
+class _Found:
+    """One rule's matches: how many customers, and the distinct masks holding its bit."""
+
+    customers: int = 0
+    masks: list[int] = field(default_factory=list)
+
+
 class RuleMatches:
     """The matches of a fixed list of rules over one feature table, computed up front."""
 
     def __init__(self, conn: Connection, features: Table, rules: Sequence[RuleDef]) -> None:
         self._position = {rule.id: index for index, rule in enumerate(rules)}
         self._conn = conn
-        self._counts: dict[str, int] | None = None
-        self._masks: dict[str, list[int]] = {}  # per rule, the distinct masks with its bit
+        self._by_rule: dict[str, _Found] | None = None  # from the masks, when first asked
         self.table = masks_table()
         recreate(conn, self.table)
         columns = {c.name: c for c in features.columns}
@@ -84,17 +92,16 @@ class RuleMatches:
     def count(self, rule: RuleDef) -> int:
         """How many customers ``rule``'s condition selects. The first call counts every
         rule's in one pass over the masks (one query per mask word)."""
-        if self._counts is None:
-            self._counts = self._count_all()
-        return self._counts[rule.id]
+        return self._found()[rule.id].customers
 
-    def _count_all(self) -> dict[str, int]:
+    def _found(self) -> dict[str, _Found]:
         # Customers by distinct mask (a few thousand combinations of rules), then each
         # rule's count from the bits: far cheaper than a sum per rule over every row.
+        if self._by_rule is not None:
+            return self._by_rule
         table = self.table
         rule_at = {position: rule_id for rule_id, position in self._position.items()}
-        counts = dict.fromkeys(self._position, 0)
-        self._masks = {rule_id: [] for rule_id in self._position}
+        found = {rule_id: _Found() for rule_id in self._position}
         grouped = select(table.c.word, table.c.mask, func.count()).group_by(
             table.c.word, table.c.mask
         )
@@ -102,20 +109,19 @@ class RuleMatches:
             bits = int(mask)
             while bits:
                 low = bits & -bits
-                rule_id = rule_at[word * BITS_PER_WORD + low.bit_length() - 1]
-                counts[rule_id] += int(customers)
-                self._masks[rule_id].append(int(mask))
+                rule = found[rule_at[word * BITS_PER_WORD + low.bit_length() - 1]]
+                rule.customers += int(customers)
+                rule.masks.append(int(mask))
                 bits ^= low
-        return counts
+        self._by_rule = found
+        return found
 
     def customers(self, rule: RuleDef) -> Select[Any]:
         """SELECT of the customer ids whose features satisfy ``rule``'s condition."""
-        if self._counts is None:
-            self._counts = self._count_all()
         word = self._position[rule.id] // BITS_PER_WORD
         table = self.table
         return select(table.c.customer_id).where(
-            table.c.word == word, table.c.mask.in_(self._masks[rule.id])
+            table.c.word == word, table.c.mask.in_(self._found()[rule.id].masks)
         )
 
 
