@@ -252,7 +252,11 @@ def apply_grant_points(ctx: EffectContext) -> int:
 def apply_expire_points(ctx: EffectContext) -> int:
     """Write off, per firing, the customer's points past their expiry (FIFO by expiry)."""
     firing = ctx.firings.subquery("firing")
-    position = points_position(ctx.as_of).subquery("position")
+    # Only the firing customers' points are ranked (not the whole base's, per firing).
+    fired = select(firing.c.customer_id)
+    position = points_position(ctx.as_of, lambda customer_id: customer_id.in_(fired)).subquery(
+        "position"
+    )
     rows = (
         select(
             firing.c.ledger_id,

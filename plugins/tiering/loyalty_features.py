@@ -30,7 +30,6 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    true,
     union_all,
 )
 
@@ -48,19 +47,15 @@ ev = table_of(Event)
 N, S = FeatureType.NUMBER, FeatureType.STRING
 
 
-# Which customers a query computes, as a condition on a customer id column (every one
-# by default; a set passes ``FeatureContext.limit_to``). Each query below ranks or sums
+# Which customers a query computes, as a condition on a customer id column: the set's
+# ``FeatureContext.limit_to`` (true for the whole base). Each query below ranks or sums
 # per customer in nested subqueries, where a filter on its result cannot reach the
 # scans: a few customers' features (explain, delivery) read every points row and the
 # whole events index without it.
 Mine = Callable[[Any], Any]
 
 
-def _everyone(customer_id: Any) -> Any:
-    return true()
-
-
-def _redemptions(as_of: int, mine: Mine = _everyone) -> Any:
+def _redemptions(as_of: int, mine: Mine) -> Any:
     # "+ 0": SQLite would otherwise range-scan the time index over nearly every event and
     # look each row up; a scan of the (customer, type, time) index is ~15x faster.
     return and_(
@@ -71,7 +66,7 @@ def _redemptions(as_of: int, mine: Mine = _everyone) -> Any:
     )
 
 
-def expired_points(as_of: int, mine: Mine = _everyone) -> Any:
+def expired_points(as_of: int, mine: Mine) -> Any:
     """Per customer: points expired by ``as_of`` and by 30 days later (if none is redeemed)."""
     soon = as_of + EXPIRING_SOON_DAYS * DAY
     timeline = union_all(
@@ -124,7 +119,7 @@ def expired_points(as_of: int, mine: Mine = _everyone) -> Any:
     )
 
 
-def points_position(as_of: int, mine: Mine = _everyone) -> Select[Any]:
+def points_position(as_of: int, mine: Mine) -> Select[Any]:
     """Per customer with points: balance, expiring in 30 days, and expired but not written off."""
     expired = expired_points(as_of, mine)
     zero = integer(0)
@@ -154,7 +149,7 @@ def points_position(as_of: int, mine: Mine = _everyone) -> Select[Any]:
     ).group_by(p.customer_id)
 
 
-def open_coupons(as_of: int, mine: Mine = _everyone) -> Any:
+def open_coupons(as_of: int, mine: Mine) -> Any:
     """Coupons issued by ``as_of``, not expired and not redeemed by then."""
     redeemed = exists().where(
         ev.c.customer_id == coupons.c.customer_id,
@@ -174,7 +169,7 @@ def open_coupons(as_of: int, mine: Mine = _everyone) -> Any:
     )
 
 
-def coupon_select(as_of: int, mine: Mine = _everyone) -> Select[Any]:
+def coupon_select(as_of: int, mine: Mine) -> Select[Any]:
     """Per customer with open coupons: how many, and the newest one's code and value."""
     open_ = open_coupons(as_of, mine)
     ranked = select(
@@ -222,7 +217,7 @@ def unrewarded_select(as_of: int) -> Select[Any]:
     )
 
 
-def last_grant_select(as_of: int, mine: Mine = _everyone) -> Select[Any]:
+def last_grant_select(as_of: int, mine: Mine) -> Select[Any]:
     ranked = (
         select(
             points.c.customer_id,

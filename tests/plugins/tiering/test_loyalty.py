@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from core.config import Settings
 from core.cycle import CycleSummary
@@ -151,6 +152,38 @@ def test_points_expire_first_in_first_out(
     ]
     assert position(16) == (0, 0, 0)
     assert position(40) == (0, 0, 0)
+
+
+def test_expiring_points_ranks_only_the_firing_customers_points(
+    store: Store, settings: Settings, cycle: Cycle
+) -> None:
+    # The write-off ranked the whole base's points and redemptions for every cycle that
+    # fired it, to join the few firing customers to them (SQLite's plan is checked).
+    rules(settings, rule("points_overdue > 0", "expire_points: {}", once_per="day"))
+    ids = [add_customer(store, f"e{i}") for i in range(40)]
+    for n, cid in enumerate(ids):
+        grant(store, cid, 9000 + n, 100, 0, 10 if n < 2 else 50)  # two expire by day 11
+        add_event(store, cid, "points_redeemed", day(3), value=5)
+    plans: list[str] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if store.dialect == "sqlite" and statement.startswith("INSERT INTO loyalty_points"):
+            query = statement[statement.index("SELECT") :].split(" ON CONFLICT")[0]
+            cursor.execute(f"EXPLAIN QUERY PLAN {query}", params)
+            plans.extend(str(row[3]) for row in cursor.fetchall())
+
+    event.listen(store.engine, "before_cursor_execute", explain)
+    try:
+        assert cycle(day(11)).new == 2
+    finally:
+        event.remove(store.engine, "before_cursor_execute", explain)
+    assert plans or store.dialect != "sqlite"
+    assert not [step for step in plans if re.match(r"SCAN (loyalty_points|events)\b", step)]
+    written = rows(store, points, "customer_id", "points", "kind", order="customer_id")
+    assert [r for r in written if r[2] == "expire"] == [
+        (ids[0], -95, "expire"),
+        (ids[1], -95, "expire"),
+    ]
 
 
 def test_coupons_are_unique_once_per_firing_and_redeemable(
