@@ -31,18 +31,14 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    and_,
     cast,
-    exists,
     func,
     insert,
     literal,
-    or_,
     select,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import ColumnElement
 
 from core.config import Settings
 from core.cycle_features import cycle_features
@@ -52,6 +48,7 @@ from core.matching import RuleMatches
 from core.parallel_features import first_stage_split, scratch_database
 from core.registry import Registry
 from core.rules import RuleDef, RuleSet
+from core.sql_exists import probe
 from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
 from core.store.checkpoint import checkpoint_after
 from core.store.cycle_lock import try_cycle_lock
@@ -148,40 +145,40 @@ def _evaluate_rule(
     recreate(conn, matches)
 
     period = rule.once_per.period_key(as_of, settings.zone)
-    # Customers this rule already fired for are left out before any key is built: in
-    # this period (probing the (rule, customer) index is far cheaper than building every
-    # matched customer's keys and letting each action's insert conflict on them; the
-    # UNIQUE key stays the guarantee) and, for a duration, within the window (checking
-    # per action would see this cycle's own action-0 rows).
-    earlier = ledger.alias("earlier")
-    already: ColumnElement[bool] = earlier.c.period == period
-    if rule.once_per.lookback_seconds is not None:
-        within = and_(
-            earlier.c.created_at > as_of - rule.once_per.lookback_seconds,
-            earlier.c.created_at <= as_of,
-        )
-        already = or_(already, within)
+
+    def key(index: int, customer: Any) -> Any:
+        return literal(f"{rule.id}/{period}/") + cast(customer, String) + literal(f"/{index}")
+
+    # Customers this rule already fired for are left out before any key is built for
+    # every action. Each test is answered by one index alone: in this period, the unique
+    # key of the first action (exactly what that action's insert would conflict on; a
+    # probe of (rule, customer) then read every earlier firing's row to test its period);
+    # for a duration, any firing of the rule within the window ((rule, customer,
+    # created_at); all of a firing's actions share its instant, and checking per action
+    # would see this cycle's own first-action rows). The UNIQUE key stays the guarantee.
     matched = matching.customers(rule)
     customer = matched.selected_columns.customer_id
-    fired = exists().where(
-        earlier.c.rule_id == rule.id,
-        earlier.c.customer_id == customer,
-        earlier.c.action_index == 0,
-        already,
-    )
+    earlier = ledger.alias("earlier")
+    # ``SELECT 1``: SQLite fetches the row for an EXISTS over ``SELECT *``.
+    if rule.once_per.lookback_seconds is None:
+        fired = select(literal(1)).where(earlier.c.idempotency_key == key(0, customer)).exists()
+    else:
+        fired = (
+            select(literal(1))
+            .where(
+                earlier.c.rule_id == rule.id,
+                earlier.c.customer_id == customer,
+                earlier.c.created_at > as_of - rule.once_per.lookback_seconds,
+                earlier.c.created_at <= as_of,
+            )
+            .exists()
+        )
     conn.execute(insert(matches).from_select(["customer_id"], matched.where(~fired)))
     fresh = [true()]  # SQLite needs a WHERE on INSERT ... SELECT ... ON CONFLICT
 
-    def key(index: int) -> Any:
-        return (
-            literal(f"{rule.id}/{period}/")
-            + cast(matches.c.customer_id, String)
-            + literal(f"/{index}")
-        )
-
     if dry_run:
         candidates = select(matches.c.customer_id).where(
-            *fresh, ~exists().where(ledger.c.idempotency_key == key(0))
+            *fresh, ~probe(ledger.c.idempotency_key == key(0, matches.c.customer_id))
         )
         ids = [row[0] for row in conn.execute(candidates.order_by(matches.c.customer_id))]
         outcome.new = len(ids)
@@ -194,7 +191,7 @@ def _evaluate_rule(
                 else LedgerStatus.DONE
             )
             rows = select(
-                key(action.index).label("idempotency_key"),
+                key(action.index, matches.c.customer_id).label("idempotency_key"),
                 literal(cycle_id).label("cycle_id"),
                 literal(rule.id).label("rule_id"),
                 matches.c.customer_id,

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Connection, Index, and_, exists, func, select, update
+from sqlalchemy import BigInteger, Connection, Index, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
 from core.config import BlastRadius
+from core.sql_exists import probe
 from core.store import Customer, LedgerEntry, LedgerStatus
 from core.store.tables import BigId, table_of
 
@@ -52,7 +53,7 @@ customers = table_of(Customer)
 
 def unheld() -> ColumnElement[bool]:
     """A WHERE clause for ledger rows whose firing is not held (used when claiming)."""
-    return ~exists().where(
+    return ~probe(
         holds.c.rule_id == ledger.c.rule_id,
         holds.c.fired_at == ledger.c.created_at,
         holds.c.released_at.is_(None),

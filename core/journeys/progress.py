@@ -21,7 +21,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     insert,
     literal,
@@ -31,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.aggregates import count_if, min_if
 from core.journeys.tables import EnrollmentStatus, enrollments
+from core.sql_exists import probe
 from core.store.tables import Event, table_of
 from core.temp_tables import recreate, temp_table
 
@@ -102,7 +102,7 @@ def add_new_enrollments(conn: Connection, journey_id: str, as_of: int) -> None:
         e.c.journey_id == journey_id,
         e.c.status == EnrollmentStatus.ACTIVE.value,
         e.c.enrolled_at == as_of,
-        ~exists().where(table.c.enrollment_id == e.c.id),
+        ~probe(table.c.enrollment_id == e.c.id),
     )
     conn.execute(
         insert(table).from_select(

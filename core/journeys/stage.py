@@ -33,7 +33,6 @@ from sqlalchemy import (
     Table,
     case,
     cast,
-    exists,
     func,
     literal,
     or_,
@@ -55,6 +54,7 @@ from core.journeys.progress import (
 )
 from core.journeys.section import journeys_of
 from core.journeys.tables import Arm, EnrollmentStatus, enrollments, step_runs
+from core.sql_exists import probe
 from core.store import LedgerEntry, LedgerStatus
 from core.store.ledger_args import args_columns
 from core.store.tables import table_of
@@ -148,7 +148,7 @@ class JourneyPass:
             literal(ACTIVE).label("status"),
         ).where(
             to_sql(j.enroll, self.columns),
-            ~exists().where(
+            ~probe(
                 earlier.c.journey_id == j.id,
                 earlier.c.customer_id == f.c.customer_id,
                 blocking,
@@ -235,9 +235,7 @@ class JourneyPass:
             *args_columns(self.conn, send_args(ins.send)),
         ).where(
             m.c.arm == Arm.TREATMENT.value,
-            ~exists().where(
-                step_runs.c.enrollment_id == m.c.enrollment_id, step_runs.c.step == ins.index
-            ),
+            ~probe(step_runs.c.enrollment_id == m.c.enrollment_id, step_runs.c.step == ins.index),
         )
         statement = (
             _insert(self.conn, ledger)

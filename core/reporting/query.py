@@ -13,9 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, case, exists, func, select
+from sqlalchemy import Connection, and_, case, func, select
 
 from core.journeys.report import JourneyStats, journey_stats
+from core.sql_exists import probe
 from core.store import Event
 from core.store.ledger_args import argument, ledger_with_args
 from core.store.tables import LedgerEntry, table_of
@@ -59,7 +60,7 @@ def build_report(
     in_period = and_(ledger.c.created_at >= since, ledger.c.created_at <= until)
     with_args, shared = ledger_with_args()
     channel = func.coalesce(argument(shared, "channel"), "")
-    bought = exists().where(
+    bought = probe(
         events.c.customer_id == ledger.c.customer_id,
         events.c.type == "purchase",
         events.c.occurred_at > ledger.c.sent_at,

@@ -28,7 +28,6 @@ from sqlalchemy import (
     Table,
     and_,
     cast,
-    exists,
     func,
     literal,
     select,
@@ -38,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.sql_exists import probe
 from core.sql_json import sql_json_object
 from core.store import LedgerEntry, LedgerStatus
 from core.store.ledger_args import args_columns
@@ -152,7 +152,7 @@ def _fire(conn: Connection, run: SlaRun, level: LevelModel, cycle_id: int | None
         *args_columns(conn, shared, own),
     ).where(
         due.c.level == level.level,
-        ~exists().where(
+        ~probe(
             higher.c.customer_id == due.c.customer_id,
             higher.c.ref == due.c.ref,
             higher.c.level > due.c.level,
@@ -178,7 +178,7 @@ def _record_levels(conn: Connection, as_of: int) -> None:
     )
     conn.execute(
         update(stored)
-        .where(exists().where(due.c.customer_id == stored.c.customer_id, due.c.ref == stored.c.ref))
+        .where(probe(due.c.customer_id == stored.c.customer_id, due.c.ref == stored.c.ref))
         .values(escalation_level=top, escalated_at=as_of)
     )
 

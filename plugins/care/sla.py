@@ -30,7 +30,6 @@ from sqlalchemy import (
     Table,
     and_,
     case,
-    exists,
     false,
     func,
     insert,
@@ -44,6 +43,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.expr import parse, to_sql
+from core.sql_exists import probe
 from core.temp_tables import recreate, temp_table
 from plugins.care.business_hours import (
     WorkingCalendar,
@@ -239,7 +239,7 @@ def _fill_deadlines(conn: Connection, run: SlaRun) -> None:
         kinds.append((f"L{level.level}", target, trigger.per_mille))
     for kind, target, per_mille in kinds:
         seconds = clocks.c[target] * per_mille // 1000
-        first = ~exists().where(
+        first = ~probe(
             earlier.c.customer_id == clocks.c.customer_id,
             earlier.c.ref == clocks.c.ref,
             earlier.c[target].is_not(None),

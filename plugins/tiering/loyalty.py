@@ -17,7 +17,6 @@ from sqlalchemy import (
     String,
     case,
     cast,
-    exists,
     func,
     literal,
     null,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 )
 
 from core.config import parse_duration
+from core.sql_exists import probe
 from core.store.tables import Event, table_of
 from core.suggest import did_you_mean
 from core.vocabulary import ActionKind, ActionParams, ActionType, CheckEnv, EffectContext
@@ -177,7 +177,7 @@ def _tier_permille(ctx: EffectContext, params: GrantPointsParams, customer_id: A
 def _credit_events(ctx: EffectContext, event_type: str) -> None:
     """Mark the firings' customers' unpaid events of ``event_type`` as paid by their firing."""
     firing = ctx.firings.subquery("firing")
-    paid = exists().where(credits.c.event_id == ev.c.id)
+    paid = probe(credits.c.event_id == ev.c.id)
     rows = (
         select(
             ev.c.id.label("event_id"),

@@ -26,7 +26,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    exists,
     func,
     literal,
     select,
@@ -35,6 +34,7 @@ from sqlalchemy import (
 
 from core.aggregates import count_if, sum_if
 from core.builtin.features import days_between
+from core.sql_exists import probe
 from core.store.tables import Event, table_of
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.tiering.sql import integer, positive_part
@@ -151,7 +151,7 @@ def points_position(as_of: int, mine: Mine) -> Select[Any]:
 
 def open_coupons(as_of: int, mine: Mine) -> Any:
     """Coupons issued by ``as_of``, not expired and not redeemed by then."""
-    redeemed = exists().where(
+    redeemed = probe(
         ev.c.customer_id == coupons.c.customer_id,
         ev.c.type == "coupon_redeemed",
         ev.c.ref == coupons.c.code,
@@ -197,7 +197,7 @@ def coupon_select(as_of: int, mine: Mine) -> Select[Any]:
 
 def unrewarded_select(as_of: int) -> Select[Any]:
     """Per customer: purchases, referrals and surveys of the window no grant paid for yet."""
-    paid = exists().where(credits.c.event_id == ev.c.id, credits.c.credited_at <= as_of)
+    paid = probe(credits.c.event_id == ev.c.id, credits.c.credited_at <= as_of)
     return (
         select(
             ev.c.customer_id,

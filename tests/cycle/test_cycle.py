@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
 
 from core.app import App
 from core.config import Settings
@@ -232,3 +234,38 @@ def test_disabled_rules_are_not_evaluated(
     )
     assert summary.outcomes == []
     assert ledger_rows(store) == []
+
+
+def test_the_already_fired_test_reads_one_index_only(
+    store: Store, settings: Settings, make_app: Callable[[], App]
+) -> None:
+    # A probe of (rule, customer) that then read each earlier firing's ledger row to test
+    # its period took most of a second cycle's member-day offer (644k probes at 1M
+    # customers): a period is tested by the first action's unique key, a duration by the
+    # (rule, customer, created_at) index, neither needing the row.
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite's query plan")
+    seed_lapsed(store)
+    rules_text = LAPSED_RULE.format(once_per="year") + LAPSED_RULE.format(once_per="30d")[
+        len("rules:\n") :
+    ].replace("id: lapsed", "id: lapsed-window")
+    write_rules(settings, rules_text)
+    app = make_app()
+    plans: list[str] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.startswith("INSERT INTO patron_matches"):
+            query = statement[statement.index("SELECT") :]
+            cursor.execute(f"EXPLAIN QUERY PLAN {query}", params)
+            plans.extend(str(row[3]) for row in cursor.fetchall() if "earlier" in str(row[3]))
+
+    event.listen(store.engine, "before_cursor_execute", explain)
+    try:
+        summary = run_cycle(
+            store, app.registry, settings, app.load_rules(), at("2026-11-23T01:00:00")
+        )
+    finally:
+        event.remove(store.engine, "before_cursor_execute", explain)
+    assert [o.new for o in summary.outcomes] == [1, 1]
+    assert len(plans) == 2, plans
+    assert all("USING COVERING INDEX" in plan for plan in plans), plans
