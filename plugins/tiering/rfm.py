@@ -35,6 +35,7 @@ the cuts and every customer's values.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -117,14 +118,6 @@ def values_select(as_of: int, rfm: RfmSettings) -> Select[Any]:
     )
 
 
-def active_values_select(as_of: int, rfm: RfmSettings) -> Select[Any]:
-    """Customer id and the three raw values of every customer in the active base."""
-    values = values_select(as_of, rfm).subquery("rfm_values")
-    return select(values.c.customer_id, *(values.c[dim] for dim in DIMENSIONS)).where(
-        values.c.active == 1
-    )
-
-
 def cuts_of(values: Any, ids: Any, ties: str) -> list[tuple[int | None, int | None]]:
     """The four cuts (scores 2–5) of one dimension, from the active base's values.
 
@@ -159,14 +152,31 @@ def compute_cuts(conn: Connection, as_of: int, rfm: RfmSettings) -> Cuts:
     SQL aggregates the raw values (one scan of the events); the ranking is three sorts
     in numpy, several times faster than window functions over the base in SQLite.
     """
-    return cuts_from_rows(driver_rows(conn, active_values_select(as_of, rfm)), rfm)
+    values = values_select(as_of, rfm).subquery("rfm_values")
+    return cuts_of_active(conn, values, rfm)
 
 
-def cuts_from_rows(rows: Sequence[Any], rfm: RfmSettings) -> Cuts:
-    """The cuts from the active base's ``(customer id, recency, frequency, monetary)``
-    (plain tuples: numpy reads them many times faster than result rows)."""
-    data = np.array(rows, dtype=np.int64).reshape(len(rows), 1 + len(DIMENSIONS))
-    return {dim: cuts_of(data[:, i + 1], data[:, 0], rfm.ties) for i, dim in enumerate(DIMENSIONS)}
+def cuts_of_active(conn: Connection, values: Any, rfm: RfmSettings) -> Cuts:
+    """The cuts from the active rows of ``values`` (a table or subquery with
+    ``customer_id``, ``active`` and the three dimensions).
+
+    The rows come as plain tuples from the driver and go into one flat array (numpy reads
+    them many times faster than result rows); the customer ids are read only when they
+    break ties. At 1M customers the fetch of 800,000 active rows, about 0.8 s, is
+    nearly all of it; the sorts take 0.2 s.
+    """
+    by_id = rfm.ties == "customer_id"
+    columns = [values.c[dim] for dim in DIMENSIONS]
+    if by_id:
+        columns.insert(0, values.c.customer_id)
+    rows = driver_rows(conn, select(*columns).where(values.c.active == 1))
+    width = len(columns)
+    data = np.fromiter(
+        itertools.chain.from_iterable(rows), dtype=np.int64, count=len(rows) * width
+    ).reshape(len(rows), width)
+    ids = data[:, 0] if by_id else None
+    first = 1 if by_id else 0
+    return {dim: cuts_of(data[:, first + i], ids, rfm.ties) for i, dim in enumerate(DIMENSIONS)}
 
 
 def values_table() -> Table:
@@ -342,10 +352,7 @@ class RfmFeatures:
         if key not in self._cuts:
             if filled is None:
                 filled = fill_values(conn, ctx.as_of, rfm)
-            active = select(filled.c.customer_id, *(filled.c[d] for d in DIMENSIONS)).where(
-                filled.c.active == 1
-            )
-            self._cuts[key] = cuts_from_rows(driver_rows(conn, active), rfm)
+            self._cuts[key] = cuts_of_active(conn, filled, rfm)
             while len(self._cuts) > CACHED_CUTS:
                 self._cuts.popitem(last=False)
         self._prepared[ctx.as_of] = (rfm, self._cuts[key], filled)
