@@ -17,6 +17,7 @@ from sqlmodel import SQLModel
 
 from core.errors import StoreError
 from core.store import tables
+from core.temp_tables import analyze_after_inserts
 
 SCHEMA_VERSION = 5
 SQLITE_CACHE_SIZE = -262144  # KiB when negative: a 256 MiB page cache per connection
@@ -181,6 +182,8 @@ def open_store(url: str, *, create: bool = True, echo: bool = False) -> Store:
         # rowcount for a statement that does not begin with INSERT, and effects, stages
         # and the feature helper count what they wrote from it.
         engine.dialect.cte_follows_insert = True
+    if engine.dialect.name == "postgresql":
+        analyze_after_inserts(engine)
     store = Store(engine=engine, url=url)
     try:
         with engine.connect() as conn:
