@@ -223,6 +223,13 @@ class Settings(BaseModel):
         default="zh-CN", description="Locale used when a customer has none."
     )
     currency: str = Field(default="CNY", description="ISO 4217 code; amounts are minor units.")
+    cycle_work_mem: str | None = Field(
+        default="256MB",
+        pattern=r"^[1-9][0-9]*(kB|MB|GB)$",
+        description="PostgreSQL: work_mem of a cycle's transaction (SET LOCAL), the memory "
+        "each sort or hash of the base may take before it spills to disk; null keeps the "
+        "server's (4MB by default).",
+    )
     rule_paths: list[Path] = Field(default_factory=lambda: [Path("rules")])
     template_paths: list[Path] = Field(default_factory=lambda: [Path("templates")])
     outbox_dir: Path = Field(default=Path("outbox"), description="Where the file channel writes.")

@@ -53,6 +53,7 @@ from core.store import CycleRun, LedgerEntry, LedgerStatus, RuleRun, Store
 from core.store.checkpoint import checkpoint_after
 from core.store.cycle_lock import try_cycle_lock
 from core.store.ledger_args import args_columns
+from core.store.statistics import IN_CYCLE
 from core.store.tables import table_of
 from core.temp_tables import recreate, temp_table
 from core.vocabulary import (
@@ -277,11 +278,15 @@ def run_cycle(
         checkpoint_after(conn, store),
     ):
         transaction = conn.begin()
+        conn.info[IN_CYCLE] = True
         try:
             if not try_cycle_lock(conn):
                 summary.skipped = "another process is running a cycle"
                 transaction.rollback()
                 return summary
+            if conn.dialect.name == "postgresql" and settings.cycle_work_mem:
+                # Validated by its pattern: a SET takes no bound parameter.
+                conn.exec_driver_sql(f"SET LOCAL work_mem = '{settings.cycle_work_mem}'")
             plan = due_rules(selected, _last_runs(conn), as_of, force=force)
             if pm is not None:
                 pm.hook.patron_cycle_started(as_of=as_of, rule_ids=[r.id for r, due in plan if due])
@@ -351,6 +356,8 @@ def run_cycle(
             if transaction.is_active:
                 transaction.rollback()
             raise
+        finally:
+            conn.info.pop(IN_CYCLE, None)
     if pm is not None and not dry_run:
         pm.hook.patron_cycle_finished(
             as_of=as_of, summary={o.rule_id: o.as_dict() for o in summary.outcomes}

@@ -6,10 +6,9 @@ cycle computes without writing to the store.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, MetaData, Table, event
+from sqlalchemy import Column, Connection, MetaData, Table
 
 TEMP_METADATA = MetaData()
 
@@ -36,28 +35,3 @@ def recreate(conn: Connection, table: Table) -> None:
     schema = "temp." if conn.dialect.name == "sqlite" else ""
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}{table.name}")
     table.create(conn)
-
-
-_INSERT_INTO = re.compile(r'INSERT INTO "?(\w+)"?[\s(]')
-
-
-def analyze_after_inserts(engine: Engine) -> None:
-    """On PostgreSQL, ``ANALYZE`` a TEMP table each time rows are inserted into it.
-
-    Autovacuum never analyzes TEMP tables, so without this every join that reads one
-    was planned on guesses: the complaint events of 100,000 customers (5,180 rows) were
-    estimated at 26, and a cold cycle's SLA facts joined them in nested loops (16 s; a
-    fraction of a second with statistics). Sampling a table takes a few milliseconds
-    (a million rows, about a tenth of a second). SQLite plans TEMP tables from their
-    indexes and needs nothing of this.
-    """
-
-    def analyze(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        match = _INSERT_INTO.match(statement)
-        if match is None or match.group(1) not in TEMP_METADATA.tables or not cursor.rowcount:
-            return
-        # A cursor of its own: the statement's cursor still holds its rowcount.
-        with conn.connection.dbapi_connection.cursor() as own:
-            own.execute(f"ANALYZE {match.group(1)}")
-
-    event.listen(engine, "after_cursor_execute", analyze)

@@ -50,6 +50,10 @@ def test_environment_overrides_the_store_url(
             "patron.yaml: timezone: Value error, unknown time zone 'Mars/Olympus' (use an IANA name such as Asia/Shanghai)",
         ),
         ("databse_url: x\n", "patron.yaml: databse_url: Extra inputs are not permitted"),
+        (
+            "cycle_work_mem: 256MB; DROP TABLE ledger\n",
+            "patron.yaml: cycle_work_mem: String should match pattern",
+        ),
         ("- a\n- b\n", "patron.yaml: expected a mapping of settings at the top level"),
         ("timezone: [\n", "patron.yaml: not valid YAML"),
     ],

@@ -17,7 +17,7 @@ from sqlmodel import SQLModel
 
 from core.errors import StoreError
 from core.store import tables
-from core.temp_tables import analyze_after_inserts
+from core.store.statistics import analyze_after_inserts
 
 SCHEMA_VERSION = 5
 SQLITE_CACHE_SIZE = -262144  # KiB when negative: a 256 MiB page cache per connection

@@ -269,3 +269,29 @@ def test_the_already_fired_test_reads_one_index_only(
     assert [o.new for o in summary.outcomes] == [1, 1]
     assert len(plans) == 2, plans
     assert all("USING COVERING INDEX" in plan for plan in plans), plans
+
+
+def test_a_cycle_on_postgresql_sorts_and_hashes_in_its_work_mem(
+    store: Store, settings: Settings, make_app: Callable[[], App]
+) -> None:
+    # The server's 4MB made every sort and hash of the base spill to disk.
+    if not store.is_postgres:
+        pytest.skip("a PostgreSQL setting")
+    seed_lapsed(store)
+    write_rules(settings, LAPSED_RULE.format(once_per="year"))
+    app = make_app()
+    seen: list[str] = []
+
+    def on_ledger(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO ledger") and not seen:
+            cursor.execute("SHOW work_mem")
+            seen.append(cursor.fetchone()[0])
+
+    event.listen(store.engine, "after_cursor_execute", on_ledger)
+    try:
+        run_cycle(store, app.registry, settings, app.load_rules(), at("2026-11-23T01:00:00"))
+    finally:
+        event.remove(store.engine, "after_cursor_execute", on_ledger)
+    assert seen == [settings.cycle_work_mem] == ["256MB"]
+    with store.begin() as conn:  # SET LOCAL: the pool's connections keep the server's
+        assert conn.exec_driver_sql("SHOW work_mem").scalar_one() != "256MB"

@@ -1,0 +1,89 @@
+"""On PostgreSQL the planner's statistics are kept current where autovacuum cannot see:
+a TEMP table as soon as rows are inserted into it, a stored table in a cycle's
+transaction when an insert is a large part of it, and after a bulk import. Inserts still
+report their own rowcount."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Connection, Integer, insert, select, text
+
+from core.config import Settings
+from core.importing import import_events
+from core.store import Store
+from core.store.statistics import ANALYZE_ROWS, IN_CYCLE
+from core.store.tables import Customer, table_of
+from core.temp_tables import recreate, temp_table
+
+customers = table_of(Customer)
+
+
+def counted(conn: Connection, name: str) -> float:
+    """What the statistics say the table holds (negative: never analyzed)."""
+    return float(
+        conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": name}
+        ).scalar_one()
+    )
+
+
+def add_customers(conn: Connection, count: int, prefix: str = "S") -> int:
+    rows = [{"external_id": f"{prefix}{n}", "consent": {}, "attributes": {}} for n in range(count)]
+    return conn.execute(insert(customers), rows).rowcount
+
+
+@pytest.fixture
+def postgres(store: Store) -> Store:
+    if not store.is_postgres:
+        pytest.skip("PostgreSQL's planner statistics")
+    return store
+
+
+def test_rows_inserted_into_a_temp_table_are_analyzed(postgres: Store) -> None:
+    target = temp_table("stats_probe", Column("customer_id", Integer, primary_key=True))
+    with postgres.begin() as conn:
+        add_customers(conn, 250)
+        recreate(conn, target)
+        assert counted(conn, "stats_probe") < 0  # PostgreSQL's "never analyzed"
+        result = conn.execute(
+            insert(target).from_select(["customer_id"], select(customers.c.id)),
+            execution_options={"preserve_rowcount": True},
+        )
+        assert result.rowcount == 250
+        assert counted(conn, "stats_probe") == 250
+
+
+def test_a_stored_table_is_analyzed_in_a_cycle_when_an_insert_is_much_of_it(
+    postgres: Store,
+) -> None:
+    with postgres.begin() as conn:
+        before = counted(conn, "customers")
+        add_customers(conn, ANALYZE_ROWS, prefix="outside")  # not in a cycle
+        assert counted(conn, "customers") == before
+        conn.info[IN_CYCLE] = True
+        try:
+            add_customers(conn, ANALYZE_ROWS - 1, prefix="few")  # too few to matter
+            assert counted(conn, "customers") == before
+            add_customers(conn, ANALYZE_ROWS, prefix="many")
+        finally:
+            conn.info.pop(IN_CYCLE)
+        assert counted(conn, "customers") == 3 * ANALYZE_ROWS - 1
+
+
+def test_an_import_leaves_the_events_analyzed(
+    postgres: Store, settings: Settings, tmp_path: Path
+) -> None:
+    with postgres.begin() as conn:
+        add_customers(conn, 3, prefix="C")
+    lines = ["customer_id,type,occurred_at,amount"] + [
+        f"C{n % 3},purchase,2026-03-01T10:{n // 60 % 60:02d}:{n % 60:02d},{n + 1}"
+        for n in range(1500)
+    ]
+    source = tmp_path / "events.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = import_events(postgres, source, settings, ["purchase"])
+    assert report.inserted == 1500
+    with postgres.begin() as conn:
+        assert counted(conn, "events") == 1500
