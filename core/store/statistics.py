@@ -49,6 +49,25 @@ def analyze_if_grown(conn: Connection, name: str, added: int) -> bool:
     return _analyze_if_grown(conn.connection.dbapi_connection, name, added)
 
 
+def _after_insert(conn: Connection, name: str, added: int | None) -> None:
+    if added is None or added <= 0:
+        return
+    # Cursors of their own: the statement's cursor still holds its rowcount.
+    if name in TEMP_METADATA.tables:
+        with conn.connection.dbapi_connection.cursor() as own:  # type: ignore[union-attr]
+            own.execute(f"ANALYZE {name}")
+    elif conn.info.get(IN_CYCLE):
+        _analyze_if_grown(conn.connection.dbapi_connection, name, added)
+
+
+def rows_appended(conn: Connection, name: str, added: int) -> None:
+    """What the engine's listener does after an INSERT, for rows written past it (the
+    driver's COPY): on PostgreSQL a TEMP table is analyzed, a stored one in a cycle
+    when the rows are enough of it."""
+    if conn.dialect.name == "postgresql":
+        _after_insert(conn, name, added)
+
+
 def analyze_after_inserts(engine: Engine) -> None:
     """On PostgreSQL, ``ANALYZE`` a table when an insert has changed it a lot.
 
@@ -61,18 +80,17 @@ def analyze_after_inserts(engine: Engine) -> None:
 
     def analyze(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         match = _INSERT_INTO.match(statement)
-        added = cursor.rowcount
-        if match is None or added is None or added <= 0:
-            return
-        name = match.group(1)
-        # Cursors of their own: the statement's cursor still holds its rowcount.
-        if name in TEMP_METADATA.tables:
-            with conn.connection.dbapi_connection.cursor() as own:
-                own.execute(f"ANALYZE {name}")
-        elif conn.info.get(IN_CYCLE):
-            _analyze_if_grown(conn.connection.dbapi_connection, name, added)
+        if match is not None:
+            _after_insert(conn, match.group(1), cursor.rowcount)
 
     event.listen(engine, "after_cursor_execute", analyze)
 
 
-__all__ = ["ANALYZE_ROWS", "ANALYZE_SHARE", "IN_CYCLE", "analyze_after_inserts", "analyze_if_grown"]
+__all__ = [
+    "ANALYZE_ROWS",
+    "ANALYZE_SHARE",
+    "IN_CYCLE",
+    "analyze_after_inserts",
+    "analyze_if_grown",
+    "rows_appended",
+]

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.store.rows import driver_cursor
+from core.store.statistics import rows_appended
 from core.temp_tables import KEY_ORDERED, recreate, temp_table
 from core.vocabulary import Feature, FeatureContext, FeatureType
 from plugins.churn import bgnbd
@@ -110,6 +111,7 @@ def bulk_insert(
         ):
             for row in rows:
                 copy.write_row(row)
+        rows_appended(conn, table.name, len(rows))  # COPY passes the engine's listener
         return
     marks = ", ".join("?" if conn.dialect.paramstyle == "qmark" else "%s" for _ in names)
     # The driver's own executemany: the tuples go in as they are, no per-row processing.

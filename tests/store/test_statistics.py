@@ -16,6 +16,7 @@ from core.store import Store
 from core.store.statistics import ANALYZE_ROWS, IN_CYCLE
 from core.store.tables import Customer, table_of
 from core.temp_tables import recreate, temp_table
+from plugins.churn.model import bulk_insert
 
 customers = table_of(Customer)
 
@@ -87,3 +88,12 @@ def test_an_import_leaves_the_events_analyzed(
     assert report.inserted == 1500
     with postgres.begin() as conn:
         assert counted(conn, "events") == 1500
+
+
+def test_rows_copied_into_a_temp_table_are_analyzed(postgres: Store) -> None:
+    # COPY goes by the driver's cursor, past the engine's listener.
+    target = temp_table("stats_copied", Column("customer_id", Integer, primary_key=True))
+    with postgres.begin() as conn:
+        recreate(conn, target)
+        bulk_insert(conn, target, [(n,) for n in range(1, 301)])
+        assert counted(conn, "stats_copied") == 300
