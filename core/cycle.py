@@ -153,26 +153,21 @@ def _evaluate_rule(
     # Customers this rule already fired for are left out before any key is built for
     # every action. Each test is answered by one index alone: in this period, the unique
     # key of the first action (exactly what that action's insert would conflict on; a
-    # probe of (rule, customer) then read every earlier firing's row to test its period);
+    # probe of (rule, customer) had to read each earlier firing's row for its period);
     # for a duration, any firing of the rule within the window ((rule, customer,
     # created_at); all of a firing's actions share its instant, and checking per action
     # would see this cycle's own first-action rows). The UNIQUE key stays the guarantee.
     matched = matching.customers(rule)
     customer = matched.selected_columns.customer_id
     earlier = ledger.alias("earlier")
-    # ``SELECT 1``: SQLite fetches the row for an EXISTS over ``SELECT *``.
     if rule.once_per.lookback_seconds is None:
-        fired = select(literal(1)).where(earlier.c.idempotency_key == key(0, customer)).exists()
+        fired = probe(earlier.c.idempotency_key == key(0, customer))
     else:
-        fired = (
-            select(literal(1))
-            .where(
-                earlier.c.rule_id == rule.id,
-                earlier.c.customer_id == customer,
-                earlier.c.created_at > as_of - rule.once_per.lookback_seconds,
-                earlier.c.created_at <= as_of,
-            )
-            .exists()
+        fired = probe(
+            earlier.c.rule_id == rule.id,
+            earlier.c.customer_id == customer,
+            earlier.c.created_at > as_of - rule.once_per.lookback_seconds,
+            earlier.c.created_at <= as_of,
         )
     conn.execute(insert(matches).from_select(["customer_id"], matched.where(~fired)))
     fresh = [true()]  # SQLite needs a WHERE on INSERT ... SELECT ... ON CONFLICT
