@@ -281,8 +281,8 @@ def materialize(
         for stage in plan[1:]:
             for set_name in stage:
                 _fill_later_stage(conn, table, registry.feature_sets[set_name], ctx, customer_ids)
-    if conn.dialect.name == "postgresql" and customer_ids is None:
-        conn.exec_driver_sql(f"ANALYZE {name}")
+    # On PostgreSQL the engine analyzes the table after its insert and after each update
+    # of a large part of it (core.store.statistics).
     return table
 
 

@@ -42,6 +42,7 @@ from core.importing.readers import (
 from core.importing.report import ImportReport
 from core.store import Store
 from core.store.statistics import analyze_if_grown
+from core.store.tables import Customer, table_of
 from core.suggest import did_you_mean
 
 CHUNK_SIZE = 10_000
@@ -150,7 +151,7 @@ def import_customers(
         if progress:
             progress(reader.bytes_read)
     with store.begin() as conn:  # the first cycle after a bulk load plans on these
-        analyze_if_grown(conn, "customers", report.inserted)
+        analyze_if_grown(conn, table_of(Customer).name, report.inserted)
     report.elapsed = time.perf_counter() - started
     return report
 

@@ -58,6 +58,7 @@ from core.importing.readers import (
 from core.importing.report import ImportReport
 from core.store import Store
 from core.store.statistics import analyze_if_grown
+from core.store.tables import Customer, Event, table_of
 from core.store.watermark import hold_event_writes
 from core.suggest import did_you_mean
 
@@ -134,8 +135,8 @@ def import_events(
             progress(reader.bytes_read)
         report.rows_read = rows_read
     with store.begin() as conn:  # the first cycle after a bulk load plans on these
-        analyze_if_grown(conn, "events", report.inserted)
-        analyze_if_grown(conn, "customers", report.customers_created)
+        analyze_if_grown(conn, table_of(Event).name, report.inserted)
+        analyze_if_grown(conn, table_of(Customer).name, report.customers_created)
     report.rejected.sort(key=lambda problem: problem.line or 0)
     report.elapsed = time.perf_counter() - started
     return report

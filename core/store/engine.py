@@ -17,7 +17,7 @@ from sqlmodel import SQLModel
 
 from core.errors import StoreError
 from core.store import tables
-from core.store.statistics import analyze_after_inserts
+from core.store.statistics import analyze_after_writes
 
 SCHEMA_VERSION = 5
 SQLITE_CACHE_SIZE = -262144  # KiB when negative: a 256 MiB page cache per connection
@@ -183,7 +183,7 @@ def open_store(url: str, *, create: bool = True, echo: bool = False) -> Store:
         # and the feature helper count what they wrote from it.
         engine.dialect.cte_follows_insert = True
     if engine.dialect.name == "postgresql":
-        analyze_after_inserts(engine)
+        analyze_after_writes(engine)
     store = Store(engine=engine, url=url)
     try:
         with engine.connect() as conn:

@@ -97,3 +97,30 @@ def test_rows_copied_into_a_temp_table_are_analyzed(postgres: Store) -> None:
         recreate(conn, target)
         bulk_insert(conn, target, [(n,) for n in range(1, 301)])
         assert counted(conn, "stats_copied") == 300
+
+
+def test_a_temp_table_rewritten_in_large_part_is_analyzed_again(postgres: Store) -> None:
+    # A later stage fills a column of the feature table that the insert left NULL:
+    # planned on the insert's statistics, every filter on it would expect no rows.
+    target = temp_table(
+        "stats_rewritten",
+        Column("customer_id", Integer, primary_key=True),
+        Column("score", Integer),
+    )
+    with postgres.begin() as conn:
+        recreate(conn, target)
+        conn.execute(insert(target), [{"customer_id": n} for n in range(1, ANALYZE_ROWS + 1)])
+        assert null_share(conn, "stats_rewritten", "score") == 1.0
+        conn.execute(target.update().where(target.c.customer_id <= 10).values(score=1))
+        assert null_share(conn, "stats_rewritten", "score") == 1.0  # a few rows: left
+        conn.execute(target.update().values(score=2))
+        assert null_share(conn, "stats_rewritten", "score") == 0.0
+
+
+def null_share(conn: Connection, table: str, column: str) -> float:
+    return float(
+        conn.execute(
+            text("SELECT null_frac FROM pg_stats WHERE tablename = :t AND attname = :c"),
+            {"t": table, "c": column},
+        ).scalar_one()
+    )
