@@ -284,8 +284,10 @@ def test_a_cycle_on_postgresql_sorts_and_hashes_in_its_work_mem(
 
     def on_ledger(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith("INSERT INTO ledger") and not seen:
-            cursor.execute("SHOW work_mem")
-            seen.append(cursor.fetchone()[0])
+            # A cursor of its own: the cycle reads the insert's rowcount from this one.
+            with conn.connection.dbapi_connection.cursor() as own:
+                own.execute("SHOW work_mem")
+                seen.append(own.fetchone()[0])
 
     event.listen(store.engine, "after_cursor_execute", on_ledger)
     try:
