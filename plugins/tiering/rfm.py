@@ -26,7 +26,7 @@ bought before the window and ``prospect`` if they never bought.
 with the pair value, customer id), so the ranking of the whole base comes down to four
 **cuts** per dimension: the smallest value (pair) that reaches each score 2–5. The cuts
 are computed once per instant and settings from the active base's values (one SQL
-aggregation, then a sort per dimension: :func:`compute_cuts`) and kept in the process;
+aggregation, then a sort per dimension: :func:`cuts_of_active`) and kept in the process;
 every customer's scores are then a few comparisons of their own values with the cuts. So the cycle ranks the base
 once, and a delivery or ``explain`` for a few customers at the same instant reads only
 their events. The cycle aggregates the values once into a TEMP table that gives both
@@ -146,19 +146,9 @@ def cuts_of(values: Any, ids: Any, ties: str) -> list[tuple[int | None, int | No
     return cuts
 
 
-def compute_cuts(conn: Connection, as_of: int, rfm: RfmSettings) -> Cuts:
-    """Rank the active base as of ``as_of`` and return its cuts.
-
-    SQL aggregates the raw values (one scan of the events); the ranking is three sorts
-    in numpy, several times faster than window functions over the base in SQLite.
-    """
-    values = values_select(as_of, rfm).subquery("rfm_values")
-    return cuts_of_active(conn, values, rfm)
-
-
 def cuts_of_active(conn: Connection, values: Any, rfm: RfmSettings) -> Cuts:
-    """The cuts from the active rows of ``values`` (a table or subquery with
-    ``customer_id``, ``active`` and the three dimensions).
+    """Rank the active base and return its cuts: the active rows of ``values`` (a table
+    or subquery with ``customer_id``, ``active`` and the three dimensions).
 
     The rows come as plain tuples from the driver and go into one flat array (numpy reads
     them many times faster than result rows); the customer ids are read only when they
@@ -371,7 +361,6 @@ __all__ = [
     "SEGMENT_GRID",
     "Cuts",
     "RfmFeatures",
-    "compute_cuts",
     "rfm_select",
     "segment_of",
 ]
